@@ -8,7 +8,7 @@ build_deps=(
   build-essential cmake ninja-build pkg-config git
   libcgroup-dev libvirt-dev libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libnuma-dev
+  libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libnuma-dev libxml2-dev
   clang libclang-rt-14-dev
 )
 vm_deps=(

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdio>
+#include <optional>
 
 namespace vnuma {
 
@@ -64,6 +65,20 @@ unsigned readNumber(std::string_view text, std::size_t& pos) {
   return static_cast<unsigned>(std::min<unsigned long>(v, CpuSet::kMaxCpu + 1UL));
 }
 
+// Calls f(field, offset, index) for each comma-separated field of text (index from 1); stops
+// at the first error f returns. Empty fields are passed on: the callers name them.
+template <typename F>
+std::optional<Error> forEachField(std::string_view text, F&& f) {
+  std::size_t start = 0;
+  for (std::size_t index = 1;; ++index) {
+    std::size_t comma = text.find(',', start);
+    std::size_t len = comma == std::string_view::npos ? std::string_view::npos : comma - start;
+    if (auto err = f(text.substr(start, len), start, index)) return err;
+    if (comma == std::string_view::npos) return std::nullopt;
+    start = comma + 1;
+  }
+}
+
 Error listError(std::string_view whole, const std::string& what) {
   return Error(Errc::kInvalidArgument, "invalid cpulist " + quote(whole) + ": " + what);
 }
@@ -96,12 +111,8 @@ Result<CpuSet> CpuSet::parseList(std::string_view text) {
   CpuSet out;
   if (allSpace(text)) return out;
 
-  std::size_t start = 0;
-  while (true) {
-    std::size_t comma = text.find(',', start);
-    std::string_view elem = text.substr(start, comma == std::string_view::npos ? std::string_view::npos
-                                                                                : comma - start);
-    if (elem.empty()) return listError(whole, "empty element at offset " + std::to_string(start));
+  auto err = forEachField(text, [&](std::string_view elem, std::size_t offset, std::size_t) -> std::optional<Error> {
+    if (elem.empty()) return listError(whole, "empty element at offset " + std::to_string(offset));
     if (!isDigit(elem[0])) {
       return listError(whole, "bad element " + quote(elem) + ": expected a CPU id or a range like 0-3");
     }
@@ -127,9 +138,9 @@ Result<CpuSet> CpuSet::parseList(std::string_view text) {
     if (hi > kMaxCpu) return listError(whole, tooLarge(hiDigits));
     if (lo > hi) return listError(whole, "bad range " + quote(elem) + ": start is above end");
     for (unsigned id = lo; id <= hi; ++id) out.add(id);
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
+    return std::nullopt;
+  });
+  if (err) return std::move(*err);
   return out;
 }
 
@@ -141,12 +152,7 @@ Result<CpuSet> CpuSet::parseMask(std::string_view text) {
 
   // Words are most significant first; collect them, then place from the least significant.
   std::vector<std::uint32_t> words;
-  std::size_t start = 0;
-  std::size_t index = 1;
-  while (true) {
-    std::size_t comma = text.find(',', start);
-    std::string_view word = text.substr(start, comma == std::string_view::npos ? std::string_view::npos
-                                                                                : comma - start);
+  auto err = forEachField(text, [&](std::string_view word, std::size_t, std::size_t index) -> std::optional<Error> {
     if (word.empty()) return maskError(whole, "empty word " + std::to_string(index));
     if (word.size() > 8) {
       return maskError(whole, "word " + quote(word) + " has more than 8 hex digits");
@@ -160,10 +166,9 @@ Result<CpuSet> CpuSet::parseMask(std::string_view text) {
       v = (v << 4) | static_cast<std::uint32_t>(h);
     }
     words.push_back(v);
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-    ++index;
-  }
+    return std::nullopt;
+  });
+  if (err) return std::move(*err);
   const std::size_t n = words.size();
   for (std::size_t i = 0; i < n; ++i) {
     std::uint32_t v = words[n - 1 - i];

@@ -22,11 +22,16 @@ struct LogOptions {
   std::string file;            // also log here when non-empty
 };
 
-// Builds the shared sinks; call once in main(). Bad level -> error.
+// Line format: "2026-11-23T12:00:00.123 info agent.cgroup: grant applied gen=3".
+// Builds the shared sinks; call once in main(), before makeLogger. Errors: bad level ->
+// kInvalidArgument, log file that cannot be opened (appended to) -> kSystem; on error nothing
+// changes. Loggers made earlier keep the sinks and level they were made with.
 Result<void> initLogging(const LogOptions& opts);
-// A named logger on the shared sinks (stderr when initLogging was not called).
+// A named logger on the shared sinks (stderr at info when initLogging was not called). Not
+// registered with spdlog's registry. Thread-safe.
 Logger makeLogger(const std::string& name);
-// A logger writing into `sink` only (tests capture output with an ostream_sink).
+// A logger writing into `sink` only (tests capture output with an ostream_sink). Takes the
+// level set by initLogging (info by default); call set_level() on it to capture debug lines.
 Logger makeLogger(const std::string& name, spdlog::sink_ptr sink);
 
 }  // namespace vnuma

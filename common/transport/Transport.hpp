@@ -4,7 +4,7 @@
 //
 // Server: ROUTER socket (agent endpoint or admin endpoint). Client: DEALER socket.
 // Each socket is owned by exactly one thread (ZeroMQ sockets are not thread-safe); the only
-// thread-safe member anywhere here is Waker::wake().
+// thread-safe members anywhere here are Waker::wake() and the counters.
 // Frames larger than maxMessageBytes are refused by ZeroMQ itself (ZMQ_MAXMSGSIZE) on the
 // receiving side, so a hostile peer cannot make us allocate. Linger is 0 by default: close
 // never blocks.
@@ -13,6 +13,35 @@
 // is authenticated through a ZAP handler run inside the same Server object (polled by
 // receive()/Poller), which calls `authorize(clientPublicKeyZ85)`. Accepted messages carry the
 // client's public key in Incoming::clientKey, so the caller can bind it to a VM.
+// authorize() runs on the owning thread, once per handshake (every reconnect asks again);
+// it is not asked again for an established connection, so revoking a key takes effect on the
+// next connection. A throwing authorize() counts as a refusal. A refused client is refused
+// again on each of its reconnect attempts and each refusal counts in refusedClients().
+//
+// Measured behaviour (libzmq 4.3.4, TransportTest.cpp):
+// - A frame above the receiver's maxMessageBytes is never delivered: libzmq closes that
+//   connection as soon as it sees the frame header. The sender's DEALER reconnects by itself
+//   after reconnectInterval and later messages arrive under a new routing id (so the server
+//   should bind a session to the CURVE key, not to the routing id); the routing id of the
+//   closed connection is gone (send -> kUnavailable). Messages in flight are lost.
+// - Both sides refuse to *send* a payload above their own maxMessageBytes (kInvalidArgument),
+//   so a configuration mismatch shows as an error at the sender, not as a silent disconnect.
+// - Send to a routing id that never existed or whose connection closed: kUnavailable
+//   (ZMQ_ROUTER_MANDATORY); full per-peer queue: kUnavailable.
+// - ZMTP heartbeats every 2 s, 6 s timeout: a peer that vanished without closing TCP (a killed
+//   or frozen guest) is dropped within ~6 s (libzmq's mechanism; not exercised by a test).
+// - A Client queues up to sendHighWaterMark messages while not connected (then kUnavailable).
+// - A CURVE client refused by authorize() is never reconnected by libzmq; Client detects the
+//   refusal (handshakeRefusals()) and reconnects itself after reconnectIntervalMax. A client
+//   with the wrong server key fails the handshake before ZAP and libzmq keeps reconnecting.
+// - ipc:// endpoints: libzmq alone would unlink whatever file is at the path; bind() refuses a
+//   path where another process listens or that is not a socket (kConflict) and replaces only a
+//   stale socket. ipcFileMode is applied by chmod right after bind (until then the socket has
+//   the process umask's mode, so keep the umask at least as strict).
+//
+// Timeouts: 0 = don't wait, negative = no limit. Errors: kInvalidArgument for bad options,
+// endpoints or keys; kUnavailable as above; kSystem for OS/libzmq failures (with the libzmq
+// text in the message).
 
 #include <chrono>
 #include <cstddef>
@@ -40,7 +69,10 @@ struct CurveKeyPair {
 Result<CurveKeyPair> generateCurveKeyPair();
 // Key files: "<name>.pub" holds the 40-char public key, "<name>.key" (mode 0600) the secret key;
 // a trailing newline and '#' comment lines are allowed. The public key is derived from the
-// secret key on load and must match a .pub next to it when one exists.
+// secret key on load and must match a .pub next to it when one exists. A secret key file that
+// group or others may access is refused (like ssh). Errors name the file and line, e.g.
+// "key file F line 1: key has 39 characters, expected 40"; a missing file is kNotFound, an
+// existing target of writeCurveKeyPair kConflict, everything else about content kInvalidArgument.
 Result<CurveKeyPair> loadCurveKeyPair(const std::string& secretKeyFile);
 Result<std::string> loadCurvePublicKey(const std::string& publicKeyFile);
 // Writes dir/name.key (0600) and dir/name.pub (0644); refuses to overwrite existing files.
@@ -72,12 +104,14 @@ class Server {
   // Waits up to `timeout` for one message (0 = don't wait). nullopt on timeout. Messages that
   // are not exactly [routing id, payload] are dropped (counted in droppedMessages()).
   Result<std::optional<Incoming>> receive(std::chrono::milliseconds timeout);
-  // Non-blocking; kUnavailable when the peer is gone or its queue is full.
+  // Non-blocking; kUnavailable when the peer is gone or its queue is full; kInvalidArgument when
+  // payload is larger than maxMessageBytes.
   Result<void> send(const std::string& peer, std::string_view payload);
   // The endpoint actually bound ("tcp://127.0.0.1:41234" when bound to port 0).
   std::string boundEndpoint() const;
-  std::uint64_t droppedMessages() const;
-  std::uint64_t refusedClients() const;  // CURVE clients refused by authorize()
+  std::uint64_t droppedMessages() const;  // malformed (not [routing id, payload]) messages
+  std::uint64_t refusedClients() const;   // CURVE handshakes refused by authorize()
+  // Both counters may be read from any thread.
 
   struct Impl;
 
@@ -106,8 +140,14 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  Result<void> send(std::string_view payload);  // non-blocking; kUnavailable when queue full
+  // Non-blocking; kUnavailable when the queue is full or, after a CURVE refusal, until the retry.
+  Result<void> send(std::string_view payload);
   Result<std::optional<std::string>> receive(std::chrono::milliseconds timeout);
+  // CURVE handshakes the server refused (our key is not authorized). libzmq gives up on a
+  // refused connection for good; this Client reconnects reconnectIntervalMax after a refusal
+  // (during receive()/send()/Poller::wait). Messages queued before the refusal are dropped, so
+  // the caller re-sends its greeting when no answer comes. May be read from any thread.
+  std::uint64_t handshakeRefusals() const;
 
   struct Impl;
 
@@ -133,7 +173,11 @@ class Waker {
 };
 
 // Waits on several servers, clients and plain fds (signalfd, libvirt's event fd, a Waker) at
-// once. Owned by the thread that owns the sockets. Indexes are in order of add*().
+// once. Owned by the thread that owns the sockets. Indexes are in order of add*(). Servers,
+// clients and fds added must outlive the Poller (it keeps plain pointers). CURVE handshakes of
+// added servers are answered inside wait() and never reported as readiness. A ready server
+// index means a message is pending; receive(0ms) may still return nullopt when it was
+// malformed and dropped.
 class Poller {
  public:
   std::size_t add(Server& s);

@@ -8,6 +8,7 @@ if [[ -x $here/scripts/libvirt-setup.sh ]]; then
   exec "$here/scripts/libvirt-setup.sh"
 fi
 getent group kvm >/dev/null || groupadd -r kvm
+getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
 getent passwd libvirt-qemu >/dev/null || useradd -r -g kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/qemu
 conf=/etc/libvirt/qemu.conf

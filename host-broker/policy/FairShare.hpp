@@ -1,0 +1,25 @@
+#pragma once
+// Weighted max-min fair shares with floors and caps, and their rounding to whole pCPUs.
+// Pure functions; used by the policies and tested on their own.
+
+#include <vector>
+
+namespace vnuma::broker {
+
+struct ShareInput {
+  double floor = 1;   // always granted (even if supply is short: floors come first)
+  double cap = 1;     // at most this (min of ceiling and demand); >= floor
+  double weight = 1;  // > 0
+};
+
+// alloc_i = clamp(weight_i * lambda, floor_i, cap_i) with lambda chosen so that sum(alloc) equals
+// `supply` when the caps allow it (otherwise every VM gets its cap: demand is met). When the
+// floors alone exceed the supply every VM gets its floor.
+std::vector<double> weightedMaxMinShares(double supply, const std::vector<ShareInput>& in);
+
+// Whole pCPUs: floor(alloc), then +1 to the largest fractional parts (> minFraction) while the
+// total stays <= supply and each stays <= its cap rounded up.
+std::vector<unsigned> roundShares(const std::vector<double>& alloc, const std::vector<ShareInput>& in,
+                                  unsigned supply, double minFraction = 0.05);
+
+}  // namespace vnuma::broker
