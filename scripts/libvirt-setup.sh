@@ -17,6 +17,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 getent group kvm >/dev/null 2>&1 || groupadd --system kvm
+# Debian's libvirtd also resolves a group named libvirt-qemu at start-up (compiled-in default
+# for helper processes), whatever qemu.conf says; without it the QEMU driver fails to load.
+getent group libvirt-qemu >/dev/null 2>&1 || groupadd --system libvirt-qemu
 id libvirt-qemu >/dev/null 2>&1 || useradd --system --no-create-home --gid kvm --shell /usr/sbin/nologin libvirt-qemu
 
 mkdir -p /etc/libvirt /var/log/libvirt /var/run/libvirt /var/log/libvirt/qemu

@@ -11,8 +11,9 @@
 
 namespace vnuma::codec {
 
-// Decodes one agent<->broker frame. Errors (Errc::kProtocol): empty frame, frame larger than
-// kMaxAgentMessageBytes, not a protobuf Envelope, version != kProtocolVersion, body unset,
+// Decodes one agent<->broker frame. Errors: Errc::kVersion when version != kProtocolVersion;
+// Errc::kProtocol for an empty frame, a frame larger than kMaxAgentMessageBytes, not a protobuf
+// Envelope, body unset,
 // and per-body structural checks (e.g. Hello without vm_uuid, Grant with generation 0, vCPU ids
 // above CpuSet::kMaxCpu, duplicate vCPU ids, busy outside 0..1, NaN pressures).
 Result<proto::Envelope> decodeEnvelope(std::string_view bytes);

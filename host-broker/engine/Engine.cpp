@@ -203,6 +203,9 @@ Result<void> Engine::saveState() {
 }
 
 void Engine::flushGrants() {
+  // Weights first: the vCPUs of a pCPU about to be granted get their weight back before the
+  // grant goes out, and a pCPU a VM no longer holds is lowered before anyone else is told.
+  reconcileWeights();
   if (pendingSend_.empty()) return;
   if (!saveState()) return;  // never send what a restart could forget
   auto vms = std::move(pendingSend_);
@@ -279,11 +282,13 @@ void Engine::removeVm(const std::string& uuid, const std::string& why) {
   if (!apply(RemoveVm{uuid})) return;
   log_->info("vm no longer managed vm={} uuid={} why={}", name, uuid, why);
   enforcer_.forgetVm(name);
+  lowered_.erase(uuid);
   policy_->forget(uuid);
   if (agents_) agents_->dropSession(uuid);
   reports_.erase(uuid);
   revokeSinceMs_.erase(uuid);
   pinnedHelpers_.erase(uuid);
+  lastGrantSentMs_.erase(uuid);
   settingsSource_.erase(uuid);
   pendingSend_.erase(uuid);
 }
@@ -527,6 +532,7 @@ void Engine::tick() {
   const std::int64_t now = nowMs();
   checkAckTimeouts(now);
   checkLeases(now);
+  renewLeases(now);
   if (now >= nextTickMs_) {
     lastPlan_ = decide();
     advance();
@@ -554,12 +560,8 @@ unsigned Engine::advance() {
   for (const auto& edit : steps.edits) {
     std::visit(Overloaded{
                    [&](const SendGrant& g) {
-                     const VmEntry* e = ledger_->vm(g.vm);
-                     if (!e) return;
-                     const CpuSet wasEnforced = e->enforced;
-                     if (!apply(g)) return;
+                     if (!ledger_->vm(g.vm) || !apply(g)) return;
                      pendingSend_.insert(g.vm);
-                     restoreWeights(g.vm, wasEnforced & g.target);
                      noteRevokes(g.vm);
                    },
                    [&](const SetMemoryRequested& m) {
@@ -587,12 +589,10 @@ unsigned Engine::advance() {
 Result<void> Engine::sendGrantTarget(const std::string& vm, const CpuSet& target, std::uint64_t minGeneration) {
   const VmEntry* e = ledger_->vm(vm);
   if (!e) return Error(Errc::kNotFound, "unknown vm '" + vm + "'");
-  const CpuSet wasEnforced = e->enforced;
   const std::uint64_t gen = std::max(e->nextGeneration(), minGeneration);
   VNUMA_TRY_VOID(apply(SendGrant{vm, target, gen}));
   pendingSend_.insert(vm);
   flushGrants();
-  restoreWeights(vm, wasEnforced & target);
   noteRevokes(vm);
   return okResult();
 }
@@ -610,7 +610,21 @@ void Engine::sendGrantMessage(const std::string& vm) {
     return;
   }
   ++counters_.grantsSent;
+  lastGrantSentMs_[vm] = nowMs();
   log_->debug("grant sent vm={} generation={} pcpus={}", e->spec.name, e->lastGeneration, e->grantTarget().toList());
+}
+
+void Engine::renewLeases(std::int64_t now) {
+  // The agent's lease runs from the broker's last message; a stable grant would otherwise let it
+  // lapse. Re-sending the same generation is the protocol's renewal (the agent re-acks, no change).
+  const auto every = static_cast<std::int64_t>(opts_.config.leaseMs / 3);
+  for (const auto& [vm, e] : ledger_->vms()) {
+    if (!live(vm, now) || e.lastGeneration == 0) continue;
+    auto it = lastGrantSentMs_.find(vm);
+    if (it != lastGrantSentMs_.end() && now - it->second < every) continue;
+    ++counters_.leaseRenewals;
+    sendGrantMessage(vm);
+  }
 }
 
 void Engine::noteRevokes(const std::string& vm) {
@@ -622,34 +636,46 @@ void Engine::noteRevokes(const std::string& vm) {
   revokeSinceMs_.emplace(vm, nowMs());
 }
 
-bool Engine::lowerWeights(const std::string& vm, const CpuSet& pcpus) {
+bool Engine::setWeights(const std::string& vm, const CpuSet& pcpus, bool low) {
   const VmEntry* e = ledger_->vm(vm);
-  if (!e) return true;
-  for (auto vcpu : vcpusOfPcpus(e->spec, pcpus)) {
-    auto r = enforcer_.lower(e->spec.name, vcpu);
-    if (r) continue;
-    if (r.error().code() == Errc::kNotFound) {
-      log_->debug("nothing to lower (VM not running) vm={} vcpu={}: {}", e->spec.name, vcpu, r.error().describe());
-      continue;
+  if (!e || pcpus.empty()) return true;
+  CpuSet& lowered = lowered_[vm];
+  bool allOk = true;
+  CpuSet failed;
+  for (const auto& [vcpu, p] : e->spec.pins) {
+    if (!pcpus.contains(p)) continue;
+    auto r = low ? enforcer_.lower(e->spec.name, vcpu) : enforcer_.restore(e->spec.name, vcpu);
+    if (!r && r.error().code() != Errc::kNotFound) {  // kNotFound: no QEMU running, nothing to do
+      ++counters_.enforceFailures;
+      log_->error("host weight write failed, will retry vm={} vcpu={} lower={} error={}", e->spec.name, vcpu, low,
+                  r.error().describe());
+      failed.add(p);
+      allOk = false;
     }
-    ++counters_.enforceFailures;
-    log_->error("host-side enforcement failed, will retry vm={} vcpu={} error={}", e->spec.name, vcpu,
-                r.error().describe());
-    return false;
   }
-  return true;
+  // A failed pCPU keeps its old recorded state, so the next reconcile retries it.
+  if (low) lowered |= pcpus - failed;
+  else lowered -= pcpus - failed;
+  log_->debug("host weights {} vm={} pcpus={}", low ? "lowered" : "restored", e->spec.name, pcpus.toList());
+  return allOk;
 }
 
-void Engine::restoreWeights(const std::string& vm, const CpuSet& pcpus) {
-  if (pcpus.empty()) return;
-  const VmEntry* e = ledger_->vm(vm);
-  if (!e) return;
-  for (auto vcpu : vcpusOfPcpus(e->spec, pcpus)) {
-    auto r = enforcer_.restore(e->spec.name, vcpu);
-    if (!r && r.error().code() != Errc::kNotFound)
-      log_->warn("restoring host weight failed vm={} vcpu={} error={}", e->spec.name, vcpu, r.error().describe());
+void Engine::reconcileWeights() {
+  for (const auto& [vm, e] : ledger_->vms()) {
+    const CpuSet pinned = e.spec.pinnedPcpus();
+    const CpuSet want = pinned - e.held();
+    auto it = lowered_.find(vm);
+    if (it == lowered_.end()) {  // unknown (first sight since start): write every vCPU once
+      lowered_[vm] = CpuSet();
+      (void)setWeights(vm, want, true);
+      (void)setWeights(vm, pinned - want, false);
+      continue;
+    }
+    const CpuSet have = it->second;
+    if (have == want) continue;
+    (void)setWeights(vm, want - have, true);
+    (void)setWeights(vm, have - want, false);
   }
-  log_->info("host weights restored vm={} pcpus={}", e->spec.name, pcpus.toList());
 }
 
 void Engine::checkAckTimeouts(std::int64_t now) {
@@ -669,7 +695,7 @@ void Engine::checkAckTimeouts(std::int64_t now) {
       revokeSinceMs_.erase(vm);
       continue;
     }
-    if (!lowerWeights(vm, revoking)) continue;  // retried next round; the pCPUs stay held
+    if (!setWeights(vm, revoking, true)) continue;  // retried next round; the pCPUs stay held
     if (!apply(EnforceRevoke{vm, revoking})) continue;
     counters_.enforcements += revoking.count();
     log_->warn("revoke not acked in time: enforced host-side vm={} pcpus={} timeout_ms={}", e->spec.name,
@@ -691,7 +717,7 @@ void Engine::checkLeases(std::int64_t now) {
   for (const auto& vm : expired) {
     const VmEntry* e = ledger_->vm(vm);
     const CpuSet extra = e->held() - e->floorPcpus;
-    if (!lowerWeights(vm, extra)) continue;
+    if (!setWeights(vm, extra, true)) continue;
     if (!apply(LeaseExpired{vm})) continue;
     ++counters_.leaseExpiries;
     log_->warn("agent silent past its lease: non-floor pCPUs taken back vm={} pcpus={}", e->spec.name, extra.toList());

@@ -21,11 +21,16 @@
 //              session are never given more (they can only lose pCPUs).
 //   ack        ok=true (and applied vCPUs within the grant) completes the generation; the
 //              deferred steps continue at once; emulator/iothreads are re-pinned.
+//   weights    invariant 4: every vCPU whose pCPU its VM does not hold runs at the lowest host
+//              weight (VcpuEnforcer), so guest work the agent cannot confine (per-CPU kernel
+//              threads, IPIs, a rogue task) only gets idle cycles; restored before a grant
+//              containing the pCPU goes out. Reconciled before grants are sent and every tick.
 //   ack timeout  a revoke not acked within ack_timeout_ms: the vCPUs pinned to those pCPUs get
-//              their host weight lowered (VcpuEnforcer), then EnforceRevoke frees them. If the
-//              write fails the pCPU stays held and it is retried next tick. Weights are restored
-//              when the VM is granted the pCPU again.
-//   lease      an agent silent for lease_ms + grace_ms loses its non-floor pCPUs (lowered, then
+//              their host weight lowered, then EnforceRevoke frees them. If the write fails the
+//              pCPU stays held and it is retried next tick.
+//   lease      the agent's lease runs from the broker's last message: a live agent not sent a
+//              grant for lease_ms / 3 gets its current grant again (same generation: renewal).
+//              An agent silent for lease_ms + grace_ms loses its non-floor pCPUs (lowered, then
 //              LeaseExpired). Time since start counts for agents not yet seen after a restart.
 //   memory     virtio-mem requested sizes through the hypervisor; decreases first, increases
 //              only into room that libvirt's *current* sizes leave (PlanExecutor's rule).
@@ -83,6 +88,7 @@ struct EngineCounters {
   std::uint64_t grantsSent = 0;
   std::uint64_t enforcements = 0;      // pCPUs freed by host-side enforcement
   std::uint64_t enforceFailures = 0;
+  std::uint64_t leaseRenewals = 0;     // grants re-sent unchanged to keep an agent's lease
   std::uint64_t leaseExpiries = 0;
   std::uint64_t policyTicks = 0;
   std::uint64_t adminRequests = 0;
@@ -149,14 +155,19 @@ class Engine final : public api::AdminBackend {
   void tick();
   void checkAckTimeouts(std::int64_t now);
   void checkLeases(std::int64_t now);
+  // Re-sends the current grant to live agents not sent anything for lease_ms / 3.
+  void renewLeases(std::int64_t now);
   Plan decide();
   unsigned advance();  // PlanExecutor steps for the last plan; returns pCPUs moved
   // Sends `target` to `vm` as a new generation (SendGrant + save + Grant + weight restore).
   Result<void> sendGrantTarget(const std::string& vm, const CpuSet& target, std::uint64_t minGeneration);
   void sendGrantMessage(const std::string& vm);
-  // Lowers the host weight of every vCPU of `vm` pinned to `pcpus`; false when a write failed.
-  bool lowerWeights(const std::string& vm, const CpuSet& pcpus);
-  void restoreWeights(const std::string& vm, const CpuSet& pcpus);
+  // Lowers (low) or restores the host weight of every vCPU of `vm` pinned to `pcpus` and
+  // records it in lowered_; false when a write failed (that pCPU is retried later).
+  bool setWeights(const std::string& vm, const CpuSet& pcpus, bool low);
+  // Invariant 4 for every VM: the vCPUs on pCPUs it does not hold run at the lowest host weight,
+  // the others at their normal weight. Writes only what changed since the last call.
+  void reconcileWeights();
   void repinHelpers(const std::string& vm);
   void observeMemory();
   void noteRevokes(const std::string& vm);
@@ -187,6 +198,8 @@ class Engine final : public api::AdminBackend {
   std::map<VmId, std::string> settingsSource_;
   std::map<VmId, std::int64_t> revokeSinceMs_;  // VM has revoking pCPUs since
   std::map<VmId, CpuSet> pinnedHelpers_;      // last emulator/iothread pinning
+  std::map<VmId, CpuSet> lowered_;            // pCPUs whose vCPUs run at lowered host weight
+  std::map<VmId, std::int64_t> lastGrantSentMs_;  // steady clock of the last Grant sent
   std::map<VmId, std::string> addError_;      // why a managed VM is not in the ledger
   std::set<VmId> pendingSend_;                // grants applied, waiting for a save to go out
   std::string hostname_;

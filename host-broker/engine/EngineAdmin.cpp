@@ -181,6 +181,7 @@ std::vector<api::MetricSample> Engine::metrics() const {
   counter("vnuma_broker_enforced_revokes_total", "pCPUs freed by host-side enforcement after an ack timeout.",
           counters_.enforcements);
   counter("vnuma_broker_enforce_failures_total", "Host weight writes that failed (retried).", counters_.enforceFailures);
+  counter("vnuma_broker_lease_renewals_total", "Grants re-sent unchanged to renew an agent's lease.", counters_.leaseRenewals);
   counter("vnuma_broker_lease_expiries_total", "Agents that lost their non-floor pCPUs to a lease expiry.",
           counters_.leaseExpiries);
   counter("vnuma_broker_policy_ticks_total", "Policy decisions.", counters_.policyTicks);

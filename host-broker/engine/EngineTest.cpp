@@ -40,6 +40,18 @@ std::map<unsigned, std::string> owners(BrokerHarness& h) {
 
 json vmView(BrokerHarness& h, const std::string& id) { return h.admin("GET", "/v1/vms/" + id).body; }
 
+// Invariant 4 as the enforcer saw it: exactly the vCPUs whose pCPU their VM does not hold run at
+// lowered weight (the fixture pins both VMs 1:1 over pCPUs 0-3, so vCPU id = pCPU id).
+std::set<std::pair<std::string, unsigned>> expectedLowered(BrokerHarness& h) {
+  auto own = owners(h);
+  std::set<std::pair<std::string, unsigned>> out;
+  for (const auto& [name, uuid] : {std::pair{"alpha", kAlpha}, std::pair{"beta", kBeta}}) {
+    for (unsigned p = 0; p < 4; ++p)
+      if (own[p] != uuid) out.insert({name, p});
+  }
+  return out;
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -110,7 +122,10 @@ TEST_F(EngineTest, TwoPhaseHandoffRevokeAckGrantAck) {
   auto own = owners(*harness_);
   EXPECT_EQ(std::count_if(own.begin(), own.end(), [](auto& p) { return p.second == kAlpha; }), 3);
   EXPECT_EQ(std::count_if(own.begin(), own.end(), [](auto& p) { return p.second == kBeta; }), 1);
-  EXPECT_TRUE(harness_->enforcer().lowered().empty()) << "an acked revoke needs no enforcement";
+  EXPECT_EQ(harness_->enforcer().lowered(), expectedLowered(*harness_)) << "weights follow the ledger";
+  auto metrics = harness_->admin("GET", "/v1/metrics");
+  EXPECT_NE(metrics.raw.find("vnuma_broker_enforced_revokes_total 0\n"), std::string::npos)
+      << "an acked revoke needs no enforcement\n" << metrics.raw;
   auto ev = harness_->admin("GET", "/v1/events?since=0");
   ASSERT_EQ(ev.status, 200u);
   EXPECT_GT(ev.body["events"].size(), 4u);
@@ -122,12 +137,12 @@ TEST_F(EngineTest, NonAckingAgentIsEnforcedHostSideAndRestoredLater) {
   ASSERT_EQ(harness_->admin("PATCH", "/v1/vms/alpha", R"({"weight":3})").status, 200u);
   // beta never acks: after ack_timeout_ms the broker lowers beta's vCPU and moves on.
   ASSERT_TRUE(pumpUntil(both(), [&] { return alpha_->vcpus.size() == 3; }, 10s, both()));
-  auto lowered = harness_->enforcer().lowered();
-  ASSERT_EQ(lowered.size(), 1u);
-  EXPECT_EQ(lowered.begin()->first, "beta");
-  const unsigned loweredVcpu = lowered.begin()->second;
+  EXPECT_EQ(harness_->enforcer().lowered(), expectedLowered(*harness_));
   auto beta = vmView(*harness_, "beta");
-  EXPECT_EQ(beta["pcpus"]["enforced"], std::to_string(loweredVcpu)) << beta.dump();
+  const std::string enforced = beta["pcpus"]["enforced"].get<std::string>();
+  ASSERT_EQ(enforced.size(), 1u) << beta.dump();
+  const unsigned loweredVcpu = static_cast<unsigned>(enforced[0] - '0');
+  EXPECT_TRUE(harness_->enforcer().lowered().count({"beta", loweredVcpu}));
   auto metrics = harness_->admin("GET", "/v1/metrics");
   EXPECT_NE(metrics.raw.find("vnuma_broker_enforced_revokes_total 1\n"), std::string::npos) << metrics.raw;
   auto own = owners(*harness_);
@@ -138,9 +153,8 @@ TEST_F(EngineTest, NonAckingAgentIsEnforcedHostSideAndRestoredLater) {
   ASSERT_EQ(harness_->admin("PATCH", "/v1/vms/alpha", R"({"weight":0.25})").status, 200u);
   ASSERT_TRUE(pumpUntil(both(), [&] { return beta_->vcpus.size() == 3; }, 10s, both()));
   // beta now holds 3 of 4 pCPUs; if it holds the enforced one its weight is restored.
-  if (owners(*harness_)[loweredVcpu] == kBeta) {
-    EXPECT_TRUE(harness_->enforcer().lowered().empty());
-  }
+  EXPECT_EQ(harness_->enforcer().lowered(), expectedLowered(*harness_));
+  if (owners(*harness_)[loweredVcpu] == kBeta) EXPECT_FALSE(harness_->enforcer().lowered().count({"beta", loweredVcpu}));
 }
 
 TEST_F(EngineTest, FailedEnforcementKeepsThePcpuHeldUntilItWorks) {

@@ -3,10 +3,12 @@
 
 A sample (every `period` seconds) holds the broker's ledger view (pCPU holders, enforced sets,
 generations; None while the broker does not answer) and libvirt's per-vCPU time and delay for
-every guest, plus virtio-mem sizes every few samples. The overlap check does not take the
-broker's word for it: between two samples, a vCPU whose pCPU its VM did not hold at either end
-must not have run (time delta below a threshold); a vCPU the broker says it enforced host-side
-may use idle cycles only, i.e. the owner's vCPU on that pCPU must not have waited.
+every guest, the host weight of every vCPU read from its cgroup, plus virtio-mem sizes every few
+samples. The overlap check does not take the broker's word for it: between two samples, a vCPU
+whose pCPU its VM did not hold at either end must not have run at full host weight (invariant 4:
+at the lowest weight it gets idle cycles only; guest kernel work on a revoked vCPU, per-CPU
+kthreads and IPIs, still wakes it). A vCPU whose revoke the broker enforced must in addition not
+have made the owner's vCPU on that pCPU wait.
 """
 import json
 import threading
@@ -71,6 +73,7 @@ class Sampler:
         except vmkit.KitError as e:
             self.errors.append(f"t={s['t']}: {e}")
             return None
+        s["low"] = {n: sorted(v for v, low in vmkit.vcpu_weights(n).items() if low) for n in self.names}
         if len(self.samples) % self.mem_every == 0:
             try:
                 s["mem"] = {n: vmkit.virtio_mem(n) for n in self.names}
@@ -175,6 +178,11 @@ def check_no_overlap(samples, pins, exempt_vms=()):
                 if ran <= thr:
                     continue
                 owners = sorted(set(ha.get(p, [])) | set(hb.get(p, [])))
+                lowered = v in a.get("low", {}).get(vm, []) and v in b.get("low", {}).get(vm, [])
+                if not lowered:
+                    bad.append(f"t={a['t']}..{b['t']}: {vm} vCPU {v} ran {ran / 1e6:.0f} ms on pCPU {p}, "
+                               f"which it did not hold (holders {owners or 'none'}), at full host weight")
+                    continue
                 if p in la["enforced"] or p in lb["enforced"]:
                     # Host-side enforcement: only idle cycles; the owner's vCPU must not wait.
                     waited = []
@@ -187,9 +195,6 @@ def check_no_overlap(samples, pins, exempt_vms=()):
                     if waited:
                         bad.append(f"t={a['t']}..{b['t']}: {vm} vCPU {v} (enforced) ran {ran / 1e6:.0f} ms on "
                                    f"pCPU {p} while " + ", ".join(waited))
-                    continue
-                bad.append(f"t={a['t']}..{b['t']}: {vm} vCPU {v} ran {ran / 1e6:.0f} ms on pCPU {p}, "
-                           f"which it did not hold (holders {owners or 'none'})")
     return bad
 
 

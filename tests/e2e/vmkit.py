@@ -75,6 +75,34 @@ def vcpu_stats(names):
     return stats
 
 
+# The per-vCPU host cgroups libvirt creates (BRIEF section 5): cgroup v1 cpu.shares (lowest 2)
+# or v2 cpu.weight (lowest 1). Read straight from the kernel, not from the broker.
+_WEIGHT_GLOBS = ("/sys/fs/cgroup/cpu/machine/qemu-*-{n}.libvirt-qemu/vcpu*/cpu.shares",
+                 "/sys/fs/cgroup/cpu,cpuacct/machine/qemu-*-{n}.libvirt-qemu/vcpu*/cpu.shares",
+                 "/sys/fs/cgroup/machine.slice/machine-qemu*{n}.scope/libvirt/vcpu*/cpu.weight",
+                 "/sys/fs/cgroup/machine/qemu-*-{n}.libvirt-qemu/vcpu*/cpu.weight")
+LOWEST_WEIGHT = {"cpu.shares": 2, "cpu.weight": 1}
+
+
+def vcpu_weights(name):
+    """{vcpu: True when its host weight is the lowest} for a running guest; {} if not found."""
+    import glob
+    for pattern in _WEIGHT_GLOBS:
+        files = glob.glob(pattern.format(n=glob.escape(name)))
+        if not files:
+            continue
+        out = {}
+        for f in files:
+            m = re.search(r"/vcpu(\d+)/(cpu\.\w+)$", f)
+            try:
+                with open(f) as fh:
+                    out[int(m.group(1))] = int(fh.read().strip()) <= LOWEST_WEIGHT[m.group(2)]
+            except (OSError, ValueError):
+                continue
+        return out
+    return {}
+
+
 def vcpu_delta(before, after):
     """Per-VM, per-vCPU {"time": ns, "delay": ns} differences between two vcpu_stats()."""
     d = {}

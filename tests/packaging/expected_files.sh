@@ -9,7 +9,10 @@ expected_files() {
     echo "/usr/share/man/man8/$pkg.8.gz"
     if [[ $pkg == vnuma-broker ]]; then
       echo "/usr/bin/vnumactl"
+      echo "/usr/bin/vnuma-sim"
       echo "/usr/share/man/man1/vnumactl.1.gz"
+      echo "/usr/share/man/man1/vnuma-sim.1.gz"
+      echo "/usr/share/vnuma/vnuma-sim-plot.py"
     fi
     [[ -n $config ]] && echo "$config"
     echo "/usr/share/doc/$pkg/changelog.Debian.gz"
