@@ -203,8 +203,8 @@ Result<void> Engine::saveState() {
 }
 
 void Engine::flushGrants() {
-  // Weights first: the vCPUs of a pCPU about to be granted get their weight back before the
-  // grant goes out, and a pCPU a VM no longer holds is lowered before anyone else is told.
+  // Weights first: a VM granted a pCPU whose revoke was enforced gets its weight back before
+  // the grant goes out.
   reconcileWeights();
   if (pendingSend_.empty()) return;
   if (!saveState()) return;  // never send what a restart could forget
@@ -663,7 +663,11 @@ bool Engine::setWeights(const std::string& vm, const CpuSet& pcpus, bool low) {
 void Engine::reconcileWeights() {
   for (const auto& [vm, e] : ledger_->vms()) {
     const CpuSet pinned = e.spec.pinnedPcpus();
-    const CpuSet want = pinned - e.held();
+    // Only enforced revokes (ack timeout, lease expiry) are lowered. Lowering every vCPU a VM
+    // does not hold was measured and rejected: a well-behaved guest still sends IPIs to its
+    // revoked (halted) vCPUs and waits for them, and at the lowest weight behind a busy owner
+    // those waits grew to hundreds of ms (docs/architecture.md, "Host-side enforcement").
+    const CpuSet want = e.enforced & pinned;
     auto it = lowered_.find(vm);
     if (it == lowered_.end()) {  // unknown (first sight since start): write every vCPU once
       lowered_[vm] = CpuSet();

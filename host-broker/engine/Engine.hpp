@@ -21,13 +21,13 @@
 //              session are never given more (they can only lose pCPUs).
 //   ack        ok=true (and applied vCPUs within the grant) completes the generation; the
 //              deferred steps continue at once; emulator/iothreads are re-pinned.
-//   weights    invariant 4: every vCPU whose pCPU its VM does not hold runs at the lowest host
-//              weight (VcpuEnforcer), so guest work the agent cannot confine (per-CPU kernel
-//              threads, IPIs, a rogue task) only gets idle cycles; restored before a grant
-//              containing the pCPU goes out. Reconciled before grants are sent and every tick.
 //   ack timeout  a revoke not acked within ack_timeout_ms: the vCPUs pinned to those pCPUs get
-//              their host weight lowered, then EnforceRevoke frees them. If the write fails the
-//              pCPU stays held and it is retried next tick.
+//              their host weight lowered (VcpuEnforcer), then EnforceRevoke frees them. If the
+//              write fails the pCPU stays held and it is retried next tick.
+//   weights    reconciled before grants go out and every tick: the vCPUs on a VM's enforced
+//              pCPUs run at the lowest host weight, all its others at the normal weight (so a
+//              re-granted pCPU gets its weight back before the grant is sent, and a broker
+//              restart repairs whatever an earlier run left lowered).
 //   lease      the agent's lease runs from the broker's last message: a live agent not sent a
 //              grant for lease_ms / 3 gets its current grant again (same generation: renewal).
 //              An agent silent for lease_ms + grace_ms loses its non-floor pCPUs (lowered, then
@@ -165,8 +165,8 @@ class Engine final : public api::AdminBackend {
   // Lowers (low) or restores the host weight of every vCPU of `vm` pinned to `pcpus` and
   // records it in lowered_; false when a write failed (that pCPU is retried later).
   bool setWeights(const std::string& vm, const CpuSet& pcpus, bool low);
-  // Invariant 4 for every VM: the vCPUs on pCPUs it does not hold run at the lowest host weight,
-  // the others at their normal weight. Writes only what changed since the last call.
+  // Invariant 4: the vCPUs on a VM's enforced pCPUs run at the lowest host weight, the others
+  // at their normal weight. Writes only what changed since the last call.
   void reconcileWeights();
   void repinHelpers(const std::string& vm);
   void observeMemory();
