@@ -67,7 +67,7 @@ struct VmView {
   unsigned floor = 1;         // pCPUs the VM always keeps
   unsigned ceiling = 0;       // most pCPUs it may get (0 = its vCPU count)
   double weight = 1.0;
-  std::string settingsSource;   // "metadata", "default" or "api"
+  std::string settingsSource;   // "metadata", "default", "api", or "state" (restored at start)
   CpuSet held;                  // pCPUs granted and acknowledged
   CpuSet granting;              // sent, not yet acked
   CpuSet revoking;              // revoke sent, not yet acked (still held)

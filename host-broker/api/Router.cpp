@@ -18,7 +18,9 @@ using nlohmann::json;
 
 constexpr std::size_t kDefaultEventLimit = 1000;
 constexpr std::size_t kMaxEventLimit = 10000;
-constexpr double kMaxWeight = 10000.0;
+// The domain metadata keeps weight x 100 as an integer in 1..10000 (docs/libvirt.md).
+constexpr double kMinWeight = 0.01;
+constexpr double kMaxWeight = 100.0;
 
 Response jsonResponse(unsigned status, const json& body) {
   return Response{status, body.dump(), kJsonContentType};
@@ -348,8 +350,8 @@ Response Router::patchVm(const VmView& vm, const std::string& body) {
   }
   if (obj.contains("weight")) {
     const json& w = obj.at("weight");
-    if (!w.is_number() || !(w.get<double>() > 0) || w.get<double>() > kMaxWeight)
-      return errorResponse(400, "weight must be a number > 0 and <= 10000");
+    if (!w.is_number() || !(w.get<double>() >= kMinWeight) || w.get<double>() > kMaxWeight)
+      return errorResponse(400, "weight must be a number between 0.01 and 100");
     patch.weight = w.get<double>();
   }
   const unsigned floor = patch.floor.value_or(vm.floor);

@@ -246,7 +246,8 @@ void Engine::addOrUpdateVm(const sys::VmInfo& info) {
     if (!samePlacement(existing->spec, spec)) {
       removeVm(spec.uuid, "its vCPU pins or node mapping changed in libvirt");
     } else {
-      if (settingsSource_[spec.uuid] != "api" &&
+      const auto src = settingsSource_.find(spec.uuid);  // absent: restored from the state file
+      if ((src == settingsSource_.end() || src->second != "api") &&
           (existing->spec.floor != spec.floor || existing->spec.ceiling != spec.ceiling ||
            existing->spec.weight != spec.weight)) {
         (void)apply(UpdateLimits{spec.uuid, spec.floor, spec.ceiling, spec.weight});
@@ -526,6 +527,13 @@ bool Engine::live(const std::string& vm, std::int64_t now) const {
   if (!agents_->connected(vm)) return false;
   auto seen = agents_->lastSeen(vm);
   return seen && now - *seen <= static_cast<std::int64_t>(opts_.config.leaseMs + opts_.config.graceMs);
+}
+
+unsigned Engine::liveAgents() const {
+  const std::int64_t now = nowMs();
+  unsigned n = 0;
+  for (const auto& [vm, e] : ledger_->vms()) n += live(vm, now) ? 1 : 0;
+  return n;
 }
 
 void Engine::tick() {

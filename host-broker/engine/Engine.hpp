@@ -143,6 +143,7 @@ class Engine final : public api::AdminBackend {
   void flushGrants();
   // A live session whose agent spoke within lease + grace.
   bool live(const std::string& vm, std::int64_t now) const;
+  unsigned liveAgents() const;  // managed VMs whose agent is live()
 
   void onAgentMessages();
   void onHello(const std::string& vm, const proto::Envelope& env);

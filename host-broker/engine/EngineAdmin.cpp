@@ -29,7 +29,7 @@ api::HealthView Engine::health() const {
   h.epoch = epoch_;
   h.uptimeMs = nowMs() - startMs_;
   h.libvirtConnected = hypervisorUp_;
-  h.agentsConnected = static_cast<unsigned>(agents_->sessionCount());
+  h.agentsConnected = liveAgents();
   h.vmsManaged = static_cast<unsigned>(ledger_->vms().size());
   h.policy = params_.name;
   return h;
@@ -64,7 +64,7 @@ std::vector<api::VmView> Engine::vms() const {
     v.ackedGeneration = e.ackedGeneration;
     auto s = settingsSource_.find(e.spec.uuid);
     v.settingsSource = s == settingsSource_.end() ? "state" : s->second;
-    v.agentConnected = agents_->connected(e.spec.uuid);
+    v.agentConnected = live(e.spec.uuid, nowMs());  // a session whose agent spoke within lease + grace
     if (auto seen = agents_->lastSeen(e.spec.uuid)) v.lastSeenMsAgo = now - *seen;
     auto plan = lastPlan_.targets.find(e.spec.uuid);
     if (plan != lastPlan_.targets.end()) v.demand = plan->second.demand;
@@ -189,7 +189,8 @@ std::vector<api::MetricSample> Engine::metrics() const {
   counter("vnuma_broker_state_saves_total", "State file writes.", counters_.stateSaves);
   counter("vnuma_broker_state_save_failures_total", "State file writes that failed.", counters_.stateSaveFailures);
   counter("vnuma_broker_hypervisor_errors_total", "libvirt calls that failed.", counters_.hypervisorErrors);
-  gauge("vnuma_broker_agents_connected", "Agents with a live session.", static_cast<double>(agents_->sessionCount()));
+  gauge("vnuma_broker_agents_connected", "Agents with a session that spoke within lease + grace.",
+        static_cast<double>(liveAgents()));
   gauge("vnuma_broker_vms_managed", "VMs in the ledger.", static_cast<double>(ledger_->vms().size()));
   gauge("vnuma_broker_up", "1 while the broker runs; libvirt connectivity in the health endpoint.", 1);
 
