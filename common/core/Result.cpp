@@ -13,7 +13,7 @@ const char* errcName(Errc c) noexcept {
     case Errc::kHypervisor: return "hypervisor";
     case Errc::kTimeout: return "timeout";
     case Errc::kProtocol: return "protocol";
-    case Errc::kVersion: return "version";
+    case Errc::kUnsupportedVersion: return "version";
     case Errc::kUnavailable: return "unavailable";
     case Errc::kInternal: return "internal";
   }

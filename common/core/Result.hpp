@@ -24,7 +24,7 @@ enum class Errc {
   kHypervisor,       // libvirt failed
   kTimeout,          // a deadline passed
   kProtocol,         // a peer sent something malformed or out of order
-  kVersion,          // a peer speaks a protocol version we do not
+  kUnsupportedVersion,  // a peer speaks a protocol version we do not
   kUnavailable,      // a dependency is not there (no cgroup controller, no libvirt)
   kInternal,         // a bug: an invariant check fired
 };

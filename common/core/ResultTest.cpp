@@ -64,7 +64,7 @@ TEST(Result, ErrcNames) {
       {Errc::kConflict, "conflict"},                {Errc::kSystem, "system"},
       {Errc::kHypervisor, "hypervisor"},            {Errc::kTimeout, "timeout"},
       {Errc::kProtocol, "protocol"},                {Errc::kUnavailable, "unavailable"},
-      {Errc::kInternal, "internal"},                {Errc::kVersion, "version"},
+      {Errc::kInternal, "internal"},                {Errc::kUnsupportedVersion, "version"},
   };
   for (const auto& [code, name] : cases) EXPECT_STREQ(errcName(code), name);
 }

@@ -173,7 +173,7 @@ Result<Message> parseFrame(std::string_view bytes, std::size_t limit, const char
     return protocolError(std::string("not a protobuf ") + what);
   }
   if (m.version() != expectedVersion) {
-    return Error(Errc::kVersion, std::string("unsupported ") + versionName + " " + std::to_string(m.version()) +
+    return Error(Errc::kUnsupportedVersion, std::string("unsupported ") + versionName + " " + std::to_string(m.version()) +
                          " (expected " + std::to_string(expectedVersion) + ")");
   }
   return m;

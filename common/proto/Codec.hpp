@@ -11,7 +11,7 @@
 
 namespace vnuma::codec {
 
-// Decodes one agent<->broker frame. Errors: Errc::kVersion when version != kProtocolVersion;
+// Decodes one agent<->broker frame. Errors: Errc::kUnsupportedVersion when version != kProtocolVersion;
 // Errc::kProtocol for an empty frame, a frame larger than kMaxAgentMessageBytes, not a protobuf
 // Envelope, body unset,
 // and per-body structural checks (e.g. Hello without vm_uuid, Grant with generation 0, vCPU ids

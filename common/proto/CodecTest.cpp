@@ -17,7 +17,7 @@ namespace {
 
 // Version mismatches have their own code (the broker answers them with Error VERSION).
 Errc expectedCode(std::string_view message) {
-  return message.find(" version ") != std::string_view::npos ? Errc::kVersion : Errc::kProtocol;
+  return message.find(" version ") != std::string_view::npos ? Errc::kUnsupportedVersion : Errc::kProtocol;
 }
 
 constexpr const char* kUuid = "6f1c2a3e-4b5d-4e6f-8a9b-0c1d2e3f4a5b";

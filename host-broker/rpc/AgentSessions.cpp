@@ -122,7 +122,7 @@ void AgentServer::handleFrame(const transport::Incoming& in, std::int64_t nowMs,
   if (!env) {
     ++stats_.malformed;
     opts_.log->warn("malformed agent message vm={} bytes={} error={}", vm, in.payload.size(), env.error().describe());
-    replyError(in.peer, env.error().code() == Errc::kVersion ? proto::Error::VERSION : proto::Error::MALFORMED,
+    replyError(in.peer, env.error().code() == Errc::kUnsupportedVersion ? proto::Error::VERSION : proto::Error::MALFORMED,
                env.error().describe(), 0);
     return;
   }
