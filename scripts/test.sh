@@ -49,8 +49,10 @@ else
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
       run_ctest "$san" ctest-asan.log -L 'unit|integration' -LE 'vm|package'
     step "fuzzers (${fuzz_seconds}s each)"
-    for f in "$san"/fuzz/*/fuzz-*; do
-      [[ -x $f ]] || continue
+    fuzzers=0
+    for f in "$san"/fuzz/*/fuzz_*; do
+      [[ -x $f && -f $f && $f != *_seeds ]] || continue
+      fuzzers=$((fuzzers + 1))
       corpus="$here/fuzz/$(basename "$(dirname "$f")")/corpus"
       work=$(mktemp -d)
       if "$f" -max_total_time="$fuzz_seconds" -print_final_stats=1 "$work" "$corpus" >"$work.log" 2>&1; then
@@ -61,6 +63,7 @@ else
       fi
       rm -rf "$work" "$work.log"
     done
+    if ((fuzzers == 0)); then echo "no fuzzer was built in $san/fuzz"; failed=$((failed + 1)); fi
   else
     echo "sanitizer build FAILED"; failed=$((failed + 1))
   fi

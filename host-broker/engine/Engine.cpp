@@ -252,11 +252,7 @@ void Engine::addOrUpdateVm(const sys::VmInfo& info) {
            existing->spec.weight != spec.weight)) {
         (void)apply(UpdateLimits{spec.uuid, spec.floor, spec.ceiling, spec.weight});
       }
-      for (const auto& dev : spec.virtioMem) {
-        auto it = existing->memory.find(dev.hostNode);
-        if (it != existing->memory.end() && it->second.currentBytes != dev.currentBytes)
-          (void)apply(ObserveMemoryCurrent{spec.uuid, dev.hostNode, dev.currentBytes});
-      }
+      observeCurrent(*existing, spec);
       return;
     }
   }
@@ -460,17 +456,16 @@ void Engine::onReport(const std::string& vm, const proto::Report& r) {
   rep.runnable = r.runnable();
   rep.cpuPressureSome = r.cpu_pressure().some_avg10();
   rep.memPressureSome = r.memory_pressure().some_avg10();
+  // Guest node ids as the agent sent them; nodes libvirt does not know for this VM are dropped.
   for (const auto& n : r.nodes()) {
-    auto it = entry->spec.guestToHostNode.find(n.id());
-    if (it == entry->spec.guestToHostNode.end()) continue;
-    NodeMemReport& m = rep.memByHostNode[it->second];
-    m.totalBytes += n.mem_total_kb() * 1024;
-    m.freeBytes += n.mem_free_kb() * 1024;
-    m.availableBytes += n.mem_available_kb() * 1024;
+    if (!entry->spec.hostNodeOf(n.id())) continue;
+    NodeMemReport& m = rep.memByGuestNode[n.id()];
+    m.totalBytes = n.mem_total_kb() * 1024;
+    m.freeBytes = n.mem_free_kb() * 1024;
+    m.availableBytes = n.mem_available_kb() * 1024;
   }
   for (const auto& d : r.virtio_mem()) {
-    auto it = entry->spec.guestToHostNode.find(d.node());
-    if (it != entry->spec.guestToHostNode.end()) rep.memByHostNode[it->second].virtioPluggedBytes += d.plugged_kb() * 1024;
+    if (entry->spec.hostNodeOf(d.node())) rep.memByGuestNode[d.node()].virtioPluggedBytes += d.plugged_kb() * 1024;
   }
   reports_[vm] = std::move(rep);
 }
@@ -575,12 +570,12 @@ unsigned Engine::advance() {
                    [&](const SetMemoryRequested& m) {
                      const VmEntry* e = ledger_->vm(m.vm);
                      if (!e) return;
-                     const VirtioMemDevice* dev = e->spec.virtioMemOnNode(m.node);
+                     const VirtioMemDevice* dev = e->spec.virtioMemOfGuestNode(m.node);
                      if (!dev || !ledger_->check(m)) return;
                      auto r = hv_.setMemoryRequested(m.vm, sys::MemoryDeviceRef::byNode(dev->guestNode), m.bytes);
                      if (!r) {
                        ++counters_.hypervisorErrors;
-                       log_->warn("virtio-mem resize failed vm={} node={} bytes={} error={}", e->spec.name, m.node,
+                       log_->warn("virtio-mem resize failed vm={} guest_node={} bytes={} error={}", e->spec.name, m.node,
                                   m.bytes, r.error().describe());
                        return;
                      }
@@ -774,12 +769,15 @@ void Engine::observeMemory() {
       ++counters_.hypervisorErrors;
       continue;
     }
-    VmSpec now = specFromVmInfo(*info, ledger_->host());
-    for (const auto& dev : now.virtioMem) {
-      auto it = entry.memory.find(dev.hostNode);
-      if (it != entry.memory.end() && it->second.currentBytes != dev.currentBytes)
-        (void)apply(ObserveMemoryCurrent{uuid, dev.hostNode, dev.currentBytes});
-    }
+    observeCurrent(entry, specFromVmInfo(*info, ledger_->host()));
+  }
+}
+
+void Engine::observeCurrent(const VmEntry& entry, const VmSpec& now) {
+  for (const auto& dev : now.virtioMem) {
+    auto it = entry.memory.find(dev.guestNode);
+    const std::uint64_t known = it == entry.memory.end() ? 0 : it->second.currentBytes;
+    if (known != dev.currentBytes) (void)apply(ObserveMemoryCurrent{entry.spec.uuid, dev.guestNode, dev.currentBytes});
   }
 }
 

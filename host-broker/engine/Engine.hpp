@@ -171,6 +171,8 @@ class Engine final : public api::AdminBackend {
   void reconcileWeights();
   void repinHelpers(const std::string& vm);
   void observeMemory();
+  // ObserveMemoryCurrent for every device of `now` whose current size the ledger does not have.
+  void observeCurrent(const VmEntry& entry, const VmSpec& now);
   void noteRevokes(const std::string& vm);
   void addOrUpdateVm(const sys::VmInfo& info);
   void removeVm(const std::string& uuid, const std::string& why);

@@ -70,21 +70,14 @@ std::vector<api::VmView> Engine::vms() const {
     if (plan != lastPlan_.targets.end()) v.demand = plan->second.demand;
     for (const auto& [node, mem] : e.memory) {
       api::VmMemoryView m;
-      m.hostNode = node;
+      m.hostNode = mem.hostNode;
+      m.guestNode = static_cast<int>(node);
       m.bootKb = mem.bootBytes / 1024;
       m.requestedKb = mem.requestedBytes / 1024;
       m.currentKb = mem.currentBytes / 1024;
-      if (const VirtioMemDevice* d = e.spec.virtioMemOnNode(node)) {
+      if (const VirtioMemDevice* d = e.spec.virtioMemOfGuestNode(node)) {
         m.alias = d->alias;
-        m.guestNode = static_cast<int>(d->guestNode);
         m.blockKb = d->blockBytes / 1024;
-      } else {
-        for (const auto& [g, h] : e.spec.guestToHostNode) {
-          if (h == node) {
-            m.guestNode = static_cast<int>(g);
-            break;
-          }
-        }
       }
       v.memory.push_back(m);
     }

@@ -69,7 +69,7 @@ VmSpec specFromVmInfo(const sys::VmInfo& info, const HostModel& host) {
     if (hostNode < 0) continue;
     const auto h = static_cast<unsigned>(hostNode);
     spec.guestToHostNode[node.id] = h;
-    spec.bootMemBytes[h] += node.memoryBytes;
+    spec.bootMemBytes[node.id] += node.memoryBytes;
   }
   for (const auto& d : info.memDevices) {
     auto it = spec.guestToHostNode.find(d.guestNode);

@@ -224,7 +224,8 @@ NodeMemoryView Ledger::nodeMemory(unsigned node) const {
     m.reserveBytes = n->memReserveBytes;
   }
   for (const auto& [u, v] : st_.vms)
-    if (auto it = v.memory.find(node); it != v.memory.end()) m.accountedBytes += it->second.accountedBytes();
+    for (const auto& [g, mem] : v.memory)
+      if (mem.hostNode == node) m.accountedBytes += mem.accountedBytes();
   return m;
 }
 
@@ -291,8 +292,10 @@ Result<void> Ledger::checkInvariants() const {
         return conflict("pCPU " + std::to_string(p) + " held by both " + vmLabel(st_.vms.at(it->second).spec) + " and " + who);
     }
     // A grant above the ceiling is allowed transiently after an admin lowered the ceiling.
-    for (const auto& [node, m] : v.memory)
-      if (!host.node(node)) return conflict(who + " has memory on host node " + std::to_string(node) + " which does not exist");
+    for (const auto& [g, m] : v.memory)
+      if (!host.node(m.hostNode))
+        return conflict(who + " has memory (guest node " + std::to_string(g) + ") on host node " + std::to_string(m.hostNode) +
+                        " which does not exist");
   }
   for (const auto& [p, owner] : floorBy)
     if (auto it = heldBy.find(p); it != heldBy.end() && it->second != owner)
@@ -323,12 +326,15 @@ Result<CpuSet> Ledger::pickFloor(const VmSpec& spec, unsigned count, const CpuSe
     if (heldOk && (floorOf_[i].empty() || floorOf_[i] == spec.uuid)) cand.add(p);
   }
   cand -= chosen;
-  // Node order: most boot memory first, then id.
+  // Host node order: most boot memory first, then id.
   std::vector<unsigned> nodes;
   for (const auto& n : st_.host.nodes) nodes.push_back(n.id);
+  std::map<unsigned, std::uint64_t> bootOnHost;
+  for (const auto& [g, bytes] : spec.bootMemBytes)
+    if (auto h = spec.hostNodeOf(g)) bootOnHost[*h] += bytes;
   auto memOn = [&](unsigned n) {
-    auto it = spec.bootMemBytes.find(n);
-    return it == spec.bootMemBytes.end() ? 0ull : static_cast<unsigned long long>(it->second);
+    auto it = bootOnHost.find(n);
+    return it == bootOnHost.end() ? std::uint64_t{0} : it->second;
   };
   std::stable_sort(nodes.begin(), nodes.end(), [&](unsigned a, unsigned b) { return memOn(a) > memOn(b); });
   const auto all = st_.host.allPcpus();
@@ -496,20 +502,25 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
             VmEntry v;
             v.spec = e.spec;
             v.floorPcpus = floor;
-            for (const auto& [node, bytes] : e.spec.bootMemBytes) {
-              if (!st_.host.node(node)) return invalid(vmLabel(e.spec) + ": boot memory on host node " + std::to_string(node) + " which does not exist");
-              v.memory[node].bootBytes += bytes;
+            for (const auto& [g, bytes] : e.spec.bootMemBytes) {
+              auto h = e.spec.hostNodeOf(g);
+              if (!h) return invalid(vmLabel(e.spec) + ": boot memory on guest node " + std::to_string(g) + " which maps to no host node");
+              if (!st_.host.node(*h)) return invalid(vmLabel(e.spec) + ": boot memory on host node " + std::to_string(*h) + " which does not exist");
+              v.memory[g].hostNode = *h;
+              v.memory[g].bootBytes += bytes;
             }
             for (const auto& d : e.spec.virtioMem) {
               if (!st_.host.node(d.hostNode))
                 return invalid(vmLabel(e.spec) + ": virtio-mem " + d.alias + " on host node " + std::to_string(d.hostNode) + " which does not exist");
-              v.memory[d.hostNode].requestedBytes += d.requestedBytes;
-              v.memory[d.hostNode].currentBytes += d.currentBytes;
+              auto& m = v.memory[d.guestNode];
+              m.hostNode = d.hostNode;
+              m.requestedBytes = d.requestedBytes;
+              m.currentBytes = d.currentBytes;
             }
             auto uuid = e.spec.uuid;
             st_.vms.emplace(uuid, std::move(v));
-            for (const auto& [node, m] : st_.vms.at(uuid).memory) {
-              if (auto r = checkNodeMemory(node); !r) {
+            for (const auto& [g, m] : st_.vms.at(uuid).memory) {
+              if (auto r = checkNodeMemory(m.hostNode); !r) {
                 st_.vms.erase(uuid);
                 return std::move(r).error().context("adding " + vmLabel(e.spec));
               }
@@ -633,22 +644,21 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
           [&](const SetMemoryRequested& e) -> Result<void> {
             auto* v = find(e.vm);
             if (!v) return unknownVm(e.vm);
-            if (!st_.host.node(e.node)) return invalid("host node " + std::to_string(e.node) + " does not exist");
-            const auto* dev = v->spec.virtioMemOnNode(e.node);
-            if (!dev) return invalid(vmLabel(v->spec) + " has no virtio-mem device on host node " + std::to_string(e.node));
-            auto max = v->spec.virtioMemMaxOnNode(e.node);
-            if (e.bytes > max)
-              return invalid(vmLabel(v->spec) + ": requested " + std::to_string(e.bytes) + " bytes on host node " +
-                             std::to_string(e.node) + " exceeds its virtio-mem size " + std::to_string(max));
+            const auto* dev = v->spec.virtioMemOfGuestNode(e.node);
+            if (!dev) return invalid(vmLabel(v->spec) + " has no virtio-mem device on guest node " + std::to_string(e.node));
+            if (e.bytes > dev->maxBytes)
+              return invalid(vmLabel(v->spec) + ": requested " + std::to_string(e.bytes) + " bytes on guest node " +
+                             std::to_string(e.node) + " exceeds its virtio-mem size " + std::to_string(dev->maxBytes));
             if (e.bytes % dev->blockBytes != 0)
-              return invalid(vmLabel(v->spec) + ": requested " + std::to_string(e.bytes) + " bytes on host node " +
+              return invalid(vmLabel(v->spec) + ": requested " + std::to_string(e.bytes) + " bytes on guest node " +
                              std::to_string(e.node) + " is not a multiple of the block size " + std::to_string(dev->blockBytes));
             bool existed = v->memory.count(e.node) != 0;
             auto& m = v->memory[e.node];
+            m.hostNode = dev->hostNode;
             if (m.requestedBytes == e.bytes) return okResult();
             auto old = m.requestedBytes;
             m.requestedBytes = e.bytes;
-            if (auto r = checkNodeMemory(e.node); !r) {
+            if (auto r = checkNodeMemory(dev->hostNode); !r) {
               m.requestedBytes = old;
               if (!existed) v->memory.erase(e.node);
               return std::move(r).error().context(vmLabel(v->spec) + " requesting " + std::to_string(e.bytes) + " bytes");
@@ -659,13 +669,15 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
           [&](const ObserveMemoryCurrent& e) -> Result<void> {
             auto* v = find(e.vm);
             if (!v) return unknownVm(e.vm);
-            if (!st_.host.node(e.node)) return invalid("host node " + std::to_string(e.node) + " does not exist");
+            const auto* dev = v->spec.virtioMemOfGuestNode(e.node);
+            if (!dev) return invalid(vmLabel(v->spec) + " has no virtio-mem device on guest node " + std::to_string(e.node));
             bool existed = v->memory.count(e.node) != 0;
             auto& m = v->memory[e.node];
+            m.hostNode = dev->hostNode;
             if (m.currentBytes == e.bytes) return okResult();
             auto old = m.currentBytes;
             m.currentBytes = e.bytes;
-            if (auto r = checkNodeMemory(e.node); !r) {
+            if (auto r = checkNodeMemory(dev->hostNode); !r) {
               m.currentBytes = old;
               if (!existed) v->memory.erase(e.node);
               return std::move(r).error().context(vmLabel(v->spec) + " observed at " + std::to_string(e.bytes) + " bytes");

@@ -26,7 +26,8 @@
 //   1. no pCPU held by two VMs; 2. reserved pCPUs are never granted; 3. a VM is only granted
 //   pCPUs its vCPUs are pinned to; 4. floor pCPUs are never revoked and never granted to
 //   another VM; 5. grant generations strictly increase per VM; 6. per host node:
-//   sum over VMs of (boot + max(requested, current)) + reserve <= capacity.
+//   sum over VMs and their guest nodes on it of (boot + max(requested, current)) + reserve
+//   <= capacity.
 // Other refusals: unknown VM -> Errc::kNotFound ("unknown vm 'x'"), bad values ->
 // Errc::kInvalidArgument.
 //
@@ -58,8 +59,10 @@ struct Hold {
   std::uint64_t generation = 0;  // generation of the grant message that put it in this state
 };
 
-// A VM's memory on one host node. Accounted against the node as boot + max(requested, current).
+// A VM's memory on one guest node (at most one virtio-mem device serves it), accounted against
+// the host node it lives on as boot + max(requested, current).
 struct NodeMemory {
+  unsigned hostNode = 0;
   std::uint64_t bootBytes = 0;
   std::uint64_t requestedBytes = 0;  // virtio-mem requested size (what we asked libvirt for)
   std::uint64_t currentBytes = 0;    // virtio-mem current size (what libvirt shows plugged)
@@ -73,7 +76,7 @@ struct VmEntry {
   CpuSet enforced;                        // pCPUs whose revoke was enforced host-side
   std::uint64_t lastGeneration = 0;       // highest generation sent (0 = none yet)
   std::uint64_t ackedGeneration = 0;      // highest generation acked
-  std::map<unsigned, NodeMemory> memory;  // host node -> memory
+  std::map<unsigned, NodeMemory> memory;  // guest node -> memory
 
   CpuSet held() const;                    // every held pCPU (granting, granted, revoking)
   CpuSet inState(HoldState s) const;
@@ -94,7 +97,7 @@ struct LedgerState {
 
 // A VM becomes managed. floorPcpus empty -> the ledger picks spec.floor free pinned pCPUs
 // (compact, on the node with most of the VM's boot memory, SMT siblings together). Memory per
-// node starts from spec.bootMemBytes and the virtio-mem devices' requested/current sizes.
+// guest node starts from spec.bootMemBytes and the virtio-mem devices' requested/current sizes.
 // The floor pCPUs are *not* held yet: the engine sends the first grant with BeginGrant.
 struct AddVm { VmSpec spec; CpuSet floorPcpus; };
 // The VM is gone (undefined/stopped): everything it held and its memory go back to the pool.
@@ -121,9 +124,9 @@ struct EnforceRevoke { VmId vm; CpuSet pcpus; };
 // The agent was silent past lease + grace: every non-floor pCPU it holds becomes free and is
 // recorded as enforced (the agent shrinks to its floor by itself; the host side makes sure).
 struct LeaseExpired { VmId vm; };
-// The broker asks libvirt for a new virtio-mem requested size on a host node.
+// The broker asks libvirt for a new requested size of the virtio-mem device on guest node `node`.
 struct SetMemoryRequested { VmId vm; unsigned node = 0; std::uint64_t bytes = 0; };
-// libvirt shows a new virtio-mem current size on a host node.
+// libvirt shows a new current size of the virtio-mem device on guest node `node`.
 struct ObserveMemoryCurrent { VmId vm; unsigned node = 0; std::uint64_t bytes = 0; };
 
 using LedgerEdit = std::variant<AddVm, RemoveVm, UpdateLimits, BeginGrant, BeginRevoke, SendGrant,

@@ -46,7 +46,8 @@ json specJson(const VmSpec& s) {
 json memoryJson(const VmEntry& v) {
   json mem = json::array();
   for (const auto& [node, m] : v.memory)
-    mem.push_back({{"node", node},
+    mem.push_back({{"guest_node", node},
+                   {"host_node", m.hostNode},
                    {"boot_bytes", m.bootBytes},
                    {"requested_bytes", m.requestedBytes},
                    {"current_bytes", m.currentBytes}});
@@ -288,11 +289,12 @@ Result<LedgerState> stateFromJson(std::string_view text) {
       for (std::size_t k = 0; k < mem.size(); ++k) {
         auto mp = p + ".memory[" + std::to_string(k) + "]";
         NodeMemory m;
-        unsigned node = u32(mem[k], mp, "node");
+        unsigned node = u32(mem[k], mp, "guest_node");
+        m.hostNode = u32(mem[k], mp, "host_node");
         m.bootBytes = u64(mem[k], mp, "boot_bytes");
         m.requestedBytes = u64(mem[k], mp, "requested_bytes");
         m.currentBytes = u64(mem[k], mp, "current_bytes");
-        if (!v.memory.emplace(node, m).second) throw Bad{mp + ": node " + std::to_string(node) + " listed twice"};
+        if (!v.memory.emplace(node, m).second) throw Bad{mp + ": guest node " + std::to_string(node) + " listed twice"};
       }
       auto uuid = v.spec.uuid;
       if (!st.vms.emplace(uuid, std::move(v)).second) throw Bad{p + ": vm " + uuid + " listed twice"};

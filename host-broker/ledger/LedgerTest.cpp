@@ -135,10 +135,10 @@ TEST(Ledger, RefusedEditsChangeNothing) {
       {"memory overcommit at add", AddVm{memHog, {}}, Errc::kConflict,
        "adding vm d: host node 0: memory overcommitted (vms 8589934592 + reserve 1073741824 > capacity 8589934592 bytes)"},
       {"memory request above device", SetMemoryRequested{A, 0, 5 * kGiB}, Errc::kInvalidArgument,
-       "vm a: requested 5368709120 bytes on host node 0 exceeds its virtio-mem size 4294967296"},
+       "vm a: requested 5368709120 bytes on guest node 0 exceeds its virtio-mem size 4294967296"},
       {"memory request not block aligned", SetMemoryRequested{A, 0, 1000}, Errc::kInvalidArgument,
-       "vm a: requested 1000 bytes on host node 0 is not a multiple of the block size 2097152"},
-      {"memory on unknown node", SetMemoryRequested{A, 7, 0}, Errc::kInvalidArgument, "host node 7 does not exist"},
+       "vm a: requested 1000 bytes on guest node 0 is not a multiple of the block size 2097152"},
+      {"memory on unknown node", SetMemoryRequested{A, 7, 0}, Errc::kInvalidArgument, "vm a has no virtio-mem device on guest node 7"},
       {"floor above ceiling", UpdateLimits{A, 3, 2, 1.0}, Errc::kInvalidArgument, "vm a: floor 3 > ceiling 2"},
       {"grant above ceiling", UpdateLimits{A, 1, 1, 1.0}, Errc::kInvalidArgument, ""},
   };
@@ -153,6 +153,38 @@ TEST(Ledger, RefusedEditsChangeNothing) {
     EXPECT_EQ(stateToJson(l.state()), before) << c.description << ": state changed";
     EXPECT_EQ(l.lastSeq(), proto.l.lastSeq()) << c.description;
   }
+}
+
+// The e2e host: one host node, a guest with two guest nodes on it, a virtio-mem device on each.
+// Each device is its own memory share; both are accounted against host node 0.
+TEST(Ledger, TwoGuestNodesOnOneHostNodeKeepSeparateDevices) {
+  auto host = HostModel::uniform(1, 2, 1, 8 * kGiB);
+  for (auto& n : host.nodes) n.memReserveBytes = 1 * kGiB;
+  auto l = Ledger::create(host).value();
+  VmSpec s = fullVnumaVm(host, "split", 1, 0, 1.0, 0, 0);
+  s.guestToHostNode = {{0, 0}, {1, 0}};
+  s.bootMemBytes = {{0, 1 * kGiB}, {1, 1 * kGiB}};
+  for (unsigned g : {0u, 1u}) {
+    VirtioMemDevice d;
+    d.alias = "virtiomem" + std::to_string(g);
+    d.guestNode = g;
+    d.hostNode = 0;
+    d.maxBytes = 4 * kGiB;
+    s.virtioMem.push_back(d);
+  }
+  ASSERT_TRUE(l.apply(AddVm{s, {}}).ok());
+  ASSERT_TRUE(l.apply(SetMemoryRequested{s.uuid, 1, 2 * kGiB}).ok());
+  const VmEntry* v = l.vm(s.uuid);
+  EXPECT_EQ(v->memory.at(0).requestedBytes, 0u) << "guest node 0's device is untouched";
+  EXPECT_EQ(v->memory.at(1).requestedBytes, 2 * kGiB);
+  EXPECT_EQ(v->memory.at(1).hostNode, 0u);
+  // 1 + 1 GiB boot + 2 GiB requested + 1 GiB reserve of 8 GiB: 3 GiB left for both devices.
+  EXPECT_EQ(l.nodeMemory(0).freeBytes(), 3 * kGiB);
+  auto r = l.apply(SetMemoryRequested{s.uuid, 0, 4 * kGiB});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Errc::kConflict);
+  EXPECT_TRUE(l.apply(SetMemoryRequested{s.uuid, 0, 3 * kGiB}).ok());
+  EXPECT_EQ(l.nodeMemory(0).freeBytes(), 0u);
 }
 
 TEST(Ledger, MemoryMovesOnlyAfterCurrentGoesDown) {

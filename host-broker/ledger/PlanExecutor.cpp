@@ -44,8 +44,9 @@ PlanSteps planSteps(const Ledger& ledger, const Plan& plan) {
   for (auto& e : revoking) out.edits.push_back(std::move(e));
   for (auto& e : growing) out.edits.push_back(std::move(e));
 
-  // Memory: decreases first, then increases as far as each node's room allows.
-  std::map<unsigned, std::uint64_t> room;
+  // Memory (per guest node's device): decreases first, then increases as far as the room on the
+  // device's host node allows.
+  std::map<unsigned, std::uint64_t> room;  // host node -> free bytes
   for (const auto& n : ledger.nodeMemories()) room[n.node] = n.freeBytes();
   std::vector<LedgerEdit> memDown, memUp;
   struct Up { VmId vm; unsigned node; std::uint64_t want; };
@@ -54,9 +55,9 @@ PlanSteps planSteps(const Ledger& ledger, const Plan& plan) {
     const VmEntry* v = ledger.vm(uuid);
     if (!v) continue;
     for (const auto& [node, wantRaw] : t.memRequestedBytes) {
-      const auto* dev = v->spec.virtioMemOnNode(node);
-      if (!dev || !ledger.host().node(node)) continue;
-      std::uint64_t want = std::min(wantRaw, v->spec.virtioMemMaxOnNode(node));
+      const auto* dev = v->spec.virtioMemOfGuestNode(node);
+      if (!dev || !ledger.host().node(dev->hostNode)) continue;
+      std::uint64_t want = std::min(wantRaw, dev->maxBytes);
       want -= want % dev->blockBytes;
       NodeMemory m;
       if (auto it = v->memory.find(node); it != v->memory.end()) m = it->second;
@@ -64,7 +65,7 @@ PlanSteps planSteps(const Ledger& ledger, const Plan& plan) {
         memDown.push_back(SetMemoryRequested{uuid, node, want});
         auto before = std::max(m.requestedBytes, m.currentBytes);
         auto after = std::max(want, m.currentBytes);
-        room[node] += before - after;
+        room[dev->hostNode] += before - after;
       } else if (want > m.requestedBytes) {
         ups.push_back({uuid, node, want});
       }
@@ -72,14 +73,14 @@ PlanSteps planSteps(const Ledger& ledger, const Plan& plan) {
   }
   for (const auto& u : ups) {
     const VmEntry* v = ledger.vm(u.vm);
-    const auto* dev = v->spec.virtioMemOnNode(u.node);
+    const auto* dev = v->spec.virtioMemOfGuestNode(u.node);
     NodeMemory m;
     if (auto it = v->memory.find(u.node); it != v->memory.end()) m = it->second;
     const std::uint64_t base = std::max(m.requestedBytes, m.currentBytes);
-    std::uint64_t req = std::min(u.want, base + room[u.node]);
+    std::uint64_t req = std::min(u.want, base + room[dev->hostNode]);
     req -= req % dev->blockBytes;
     if (req <= m.requestedBytes) continue;
-    room[u.node] -= std::max(req, m.currentBytes) - base;
+    room[dev->hostNode] -= std::max(req, m.currentBytes) - base;
     memUp.push_back(SetMemoryRequested{u.vm, u.node, req});
   }
   for (auto& e : memDown) out.edits.push_back(std::move(e));

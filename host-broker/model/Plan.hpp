@@ -14,7 +14,7 @@ namespace vnuma::broker {
 
 struct VmTarget {
   CpuSet pcpus;                                   // the full set the VM should hold
-  std::map<unsigned, std::uint64_t> memRequestedBytes;  // host node -> virtio-mem requested size
+  std::map<unsigned, std::uint64_t> memRequestedBytes;  // guest node -> virtio-mem requested size
   double demand = 0;                              // smoothed demand in CPUs (for display)
   double share = 0;                               // fair share in CPUs (for display)
   std::string reason;                             // short human explanation, e.g. "grow: demand 5.2"

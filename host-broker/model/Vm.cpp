@@ -1,6 +1,7 @@
 #include "host-broker/model/Vm.hpp"
 
 #include <cmath>
+#include <set>
 #include <string>
 
 namespace vnuma::broker {
@@ -23,17 +24,16 @@ std::optional<unsigned> VmSpec::vcpuOfPcpu(unsigned pcpu) const {
   return std::nullopt;
 }
 
-const VirtioMemDevice* VmSpec::virtioMemOnNode(unsigned hostNode) const {
+const VirtioMemDevice* VmSpec::virtioMemOfGuestNode(unsigned guestNode) const {
   for (const auto& d : virtioMem)
-    if (d.hostNode == hostNode) return &d;
+    if (d.guestNode == guestNode) return &d;
   return nullptr;
 }
 
-std::uint64_t VmSpec::virtioMemMaxOnNode(unsigned hostNode) const {
-  std::uint64_t sum = 0;
-  for (const auto& d : virtioMem)
-    if (d.hostNode == hostNode) sum += d.maxBytes;
-  return sum;
+std::optional<unsigned> VmSpec::hostNodeOf(unsigned guestNode) const {
+  auto it = guestToHostNode.find(guestNode);
+  if (it == guestToHostNode.end()) return std::nullopt;
+  return it->second;
 }
 
 Result<void> VmSpec::validate() const {
@@ -48,8 +48,14 @@ Result<void> VmSpec::validate() const {
   auto pinned = pinnedPcpus().count();
   if (floor > pinned)
     return bad("floor " + std::to_string(floor) + " > " + std::to_string(pinned) + " pinned pCPUs");
+  std::set<unsigned> devNodes;
   for (const auto& d : virtioMem) {
     if (d.blockBytes == 0) return bad("virtio-mem " + d.alias + ": block size is 0");
+    if (!devNodes.insert(d.guestNode).second)
+      return bad("virtio-mem " + d.alias + ": a second device on guest node " + std::to_string(d.guestNode));
+    if (auto h = hostNodeOf(d.guestNode); !h || *h != d.hostNode)
+      return bad("virtio-mem " + d.alias + ": guest node " + std::to_string(d.guestNode) +
+                 " is not mapped to host node " + std::to_string(d.hostNode));
     if (d.requestedBytes > d.maxBytes)
       return bad("virtio-mem " + d.alias + ": requested " + std::to_string(d.requestedBytes) +
                  " > size " + std::to_string(d.maxBytes));

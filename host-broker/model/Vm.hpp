@@ -40,7 +40,10 @@ struct VmSpec {
   double weight = 1.0;  // > 0; relative share under contention
   std::map<unsigned, unsigned> pins;             // vCPU -> pCPU (every vCPU pinned to one pCPU)
   std::map<unsigned, unsigned> guestToHostNode;  // guest node -> host node
-  std::map<unsigned, std::uint64_t> bootMemBytes;  // host node -> boot (non-virtio-mem) memory
+  // guest node -> boot (non-virtio-mem) memory. Memory is kept per guest node because several
+  // guest nodes can live on one host node (a guest that does not mirror the host); the ledger
+  // accounts each against guestToHostNode.
+  std::map<unsigned, std::uint64_t> bootMemBytes;
   std::vector<VirtioMemDevice> virtioMem;
 
   // The pCPUs this VM can ever use (the pin map's image).
@@ -49,10 +52,10 @@ struct VmSpec {
   unsigned effectiveCeiling() const;
   // pCPU -> vCPU (first vCPU pinned there), nullopt when not pinned.
   std::optional<unsigned> vcpuOfPcpu(unsigned pcpu) const;
-  // The device on a host node, nullptr when none.
-  const VirtioMemDevice* virtioMemOnNode(unsigned hostNode) const;
-  // Sum of maxBytes of the devices on a host node (0 when none).
-  std::uint64_t virtioMemMaxOnNode(unsigned hostNode) const;
+  // The virtio-mem device serving a guest node, nullptr when none.
+  const VirtioMemDevice* virtioMemOfGuestNode(unsigned guestNode) const;
+  // The host node a guest node's memory lives on, nullopt when the guest node is unknown.
+  std::optional<unsigned> hostNodeOf(unsigned guestNode) const;
 
   // Checks: uuid non-empty, floor >= 1, floor <= effectiveCeiling(), weight > 0 and finite,
   // at least one pin, each virtio-mem device has blockBytes > 0 and requested/current <= max.
@@ -60,7 +63,7 @@ struct VmSpec {
   Result<void> validate() const;
 };
 
-// Per host node memory as the guest reports it.
+// Per guest node memory as the guest reports it.
 struct NodeMemReport {
   std::uint64_t totalBytes = 0;
   std::uint64_t freeBytes = 0;
@@ -77,7 +80,7 @@ struct VmReport {
   unsigned runnable = 0;                    // runnable tasks (procs_running minus the agent)
   double cpuPressureSome = 0;               // PSI cpu some avg10, percent 0..100
   double memPressureSome = 0;               // PSI memory some avg10, percent 0..100
-  std::map<unsigned, NodeMemReport> memByHostNode;  // host node -> memory
+  std::map<unsigned, NodeMemReport> memByGuestNode;  // guest node -> memory
 
   // Sum of vcpuBusy: how many CPUs' worth of work ran in the period.
   double busyCpus() const;

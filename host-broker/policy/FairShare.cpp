@@ -45,13 +45,21 @@ std::vector<unsigned> roundShares(const std::vector<double>& alloc, const std::v
   std::iota(order.begin(), order.end(), 0);
   auto frac = [&](std::size_t i) { return alloc[i] - std::floor(alloc[i] + 1e-9); };
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return frac(a) > frac(b); });
-  for (std::size_t i : order) {
-    if (total >= static_cast<long>(supply)) break;
-    if (frac(i) <= minFraction) break;
-    if (c[i] + 1 > static_cast<unsigned>(std::ceil(std::max(in[i].cap, in[i].floor) - 1e-9))) continue;
-    c[i]++;
-    total++;
-  }
+  std::vector<char> up(n, 0);
+  auto roundUp = [&](long limit, double threshold) {
+    for (std::size_t i : order) {
+      if (total >= limit || frac(i) <= threshold) break;
+      if (up[i] || c[i] + 1 > static_cast<unsigned>(std::ceil(std::max(in[i].cap, in[i].floor) - 1e-9))) continue;
+      up[i] = 1;
+      c[i]++;
+      total++;
+    }
+  };
+  roundUp(static_cast<long>(supply), minFraction);
+  // Work-conserving: the pCPUs the shares add up to are all handed out, even when they are
+  // spread as small fractions over many VMs (contention with many VMs).
+  const double sum = std::accumulate(alloc.begin(), alloc.end(), 0.0);
+  roundUp(std::min(static_cast<long>(supply), std::lround(sum)), 1e-9);
   return c;
 }
 

@@ -18,7 +18,9 @@ struct ShareInput {
 std::vector<double> weightedMaxMinShares(double supply, const std::vector<ShareInput>& in);
 
 // Whole pCPUs: floor(alloc), then +1 to the largest fractional parts (> minFraction) while the
-// total stays <= supply and each stays <= its cap rounded up.
+// total stays <= supply and each stays <= its cap rounded up; then, if the total is still below
+// round(sum of alloc) (many small fractions), +1 to the largest remaining fractions until it is
+// not, so the pCPUs the shares add up to are all handed out.
 std::vector<unsigned> roundShares(const std::vector<double>& alloc, const std::vector<ShareInput>& in,
                                   unsigned supply, double minFraction = 0.05);
 

@@ -8,9 +8,9 @@ namespace vnuma::broker {
 std::map<unsigned, double> memoryWeights(const VmEntry& v) {
   std::map<unsigned, double> w;
   double total = 0;
-  for (const auto& [node, m] : v.memory) {
+  for (const auto& [guestNode, m] : v.memory) {
     double b = static_cast<double>(m.accountedBytes());
-    w[node] = b;
+    w[m.hostNode] += b;
     total += b;
   }
   if (total > 0)
@@ -18,15 +18,19 @@ std::map<unsigned, double> memoryWeights(const VmEntry& v) {
   return w;
 }
 
+unsigned ceilingFor(const VmSpec& spec, const CpuSet& pinned) {
+  const auto n = static_cast<unsigned>(pinned.count());
+  return std::max(spec.ceiling == 0 ? n : std::min(spec.ceiling, n), spec.floor);
+}
+
 namespace {
 
 // Dense per-pCPU view of the host to keep the inner loops cheap.
 struct Dense {
-  const HostModel& host;
   std::vector<unsigned> ids;                 // position -> pCPU id
   std::vector<unsigned> node;                // position -> node id
   std::vector<std::vector<std::size_t>> sib; // position -> sibling positions (excluding itself)
-  explicit Dense(const HostModel& h) : host(h) {
+  explicit Dense(const HostModel& h) {
     for (const auto& p : h.pcpus) {
       ids.push_back(p.id);
       node.push_back(p.node);
@@ -37,7 +41,6 @@ struct Dense {
         if (s != ids[i])
           if (const auto* sp = h.pcpu(s)) sib[i].push_back(static_cast<std::size_t>(sp - h.pcpus.data()));
   }
-  std::size_t pos(unsigned id) const { return static_cast<std::size_t>(host.pcpu(id) - host.pcpus.data()); }
 };
 
 }  // namespace
@@ -48,15 +51,24 @@ PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wa
   const std::size_t n = d.ids.size();
   PlacementResult out;
 
-  // owner[pos]: index into wants of the VM that will hold it after this call; -1 free; -2 blocked
-  // (reserved, being revoked, another VM's floor, held by a VM not in `wants`).
+  // owner[pos]: index into wants of the VM that will hold it after this call; -1 available to a
+  // growing VM; -2 blocked (reserved, another VM's floor, held by a VM not in `wants`).
+  // pending[pos]: available but not free yet (being revoked, now or by this call). Handing it to
+  // a grower in the same plan lets the executor finish the handoff on the owner's ack instead of
+  // leaving the pCPU idle until the next tick.
   std::vector<int> owner(n, -2);
+  std::vector<char> pending(n, 0);
   std::map<VmId, int> index;
   for (std::size_t w = 0; w < wants.size(); ++w) index[wants[w].vm] = static_cast<int>(w);
   const auto pcpuViews = ledger.pcpus();
   for (std::size_t i = 0; i < n; ++i) {
     const auto& pv = pcpuViews[i];
-    if (pv.state == PcpuState::kReserved || pv.state == PcpuState::kRevoking) continue;
+    if (pv.state == PcpuState::kReserved) continue;
+    if (pv.state == PcpuState::kRevoking) {
+      owner[i] = -1;
+      pending[i] = 1;
+      continue;
+    }
     if (pv.state == PcpuState::kFree) {
       if (pv.floorOf.empty()) owner[i] = -1;
       else if (auto it = index.find(pv.floorOf); it != index.end()) owner[i] = it->second;  // its own floor
@@ -68,8 +80,7 @@ PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wa
   struct Vm {
     const VmEntry* e = nullptr;
     unsigned want = 0;
-    std::vector<char> pinned;            // by position
-    std::vector<char> floor;             // by position
+    CpuSet pinned;                       // the pCPUs its vCPUs are pinned to
     std::map<unsigned, double> memW;     // node -> weight
     std::map<unsigned, unsigned> onNode; // node -> pCPUs in the new set
     unsigned have = 0;
@@ -78,15 +89,10 @@ PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wa
   for (std::size_t w = 0; w < wants.size(); ++w) {
     auto& v = vms[w];
     v.e = ledger.vm(wants[w].vm);
-    v.pinned.assign(n, 0);
-    v.floor.assign(n, 0);
     if (!v.e) continue;
-    for (unsigned p : v.e->spec.pinnedPcpus().ids())
-      if (host.pcpu(p)) v.pinned[d.pos(p)] = 1;
-    for (unsigned p : v.e->floorPcpus.ids()) v.floor[d.pos(p)] = 1;
+    v.pinned = wants[w].pinned.empty() ? v.e->spec.pinnedPcpus() : wants[w].pinned;
     if (params.followMemory) v.memW = memoryWeights(*v.e);
-    unsigned ceiling = v.e->spec.effectiveCeiling();
-    v.want = std::clamp(wants[w].count, v.e->spec.floor, std::max(ceiling, v.e->spec.floor));
+    v.want = std::clamp(wants[w].count, v.e->spec.floor, ceilingFor(v.e->spec, v.pinned));
   }
   for (std::size_t i = 0; i < n; ++i)
     if (owner[i] >= 0) {
@@ -111,7 +117,7 @@ PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wa
       long best = -1;
       double bestScore = -1e18;
       for (std::size_t i = 0; i < n; ++i) {
-        if (owner[i] != static_cast<int>(w) || v.floor[i]) continue;
+        if (owner[i] != static_cast<int>(w) || v.e->floorPcpus.contains(d.ids[i])) continue;
         double score = 0;
         double mw = v.memW.count(d.node[i]) ? v.memW[d.node[i]] : 0;
         score -= 100 * mw;
@@ -128,7 +134,8 @@ PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wa
       }
       if (best < 0) break;
       auto b = static_cast<std::size_t>(best);
-      owner[b] = -3;  // released: held (revoking) until the ack; not free for others this call
+      owner[b] = -1;  // released: held (revoking) until the ack, then the executor grants it
+      pending[b] = 1;
       v.have--;
       v.onNode[d.node[b]]--;
       budget--;
@@ -151,18 +158,19 @@ PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wa
       long best = -1;
       double bestScore = -1e18;
       for (std::size_t i = 0; i < n; ++i) {
-        if (owner[i] != -1 || !v.pinned[i]) continue;
+        if (owner[i] != -1 || !v.pinned.contains(d.ids[i])) continue;
         double score = 0;
         bool completesCore = false, wholeCoreFree = !d.sib[i].empty();
         for (auto s : d.sib[i]) {
           if (owner[s] == static_cast<int>(w)) completesCore = true;
-          if (owner[s] != -1 || !v.pinned[s]) wholeCoreFree = false;
+          if (owner[s] != -1 || !v.pinned.contains(d.ids[s])) wholeCoreFree = false;
         }
         if (params.smtTogether && completesCore) score += 1000;
         double mw = v.memW.count(d.node[i]) ? v.memW[d.node[i]] : 0;
         score += 100 * mw;
         score += 10.0 * (v.onNode.count(d.node[i]) ? v.onNode[d.node[i]] : 0) / std::max(1u, v.have);
         if (params.smtTogether && wholeCoreFree) score += 5;
+        if (pending[i]) score -= 1;  // usable now beats usable after someone's ack
         score -= 1e-6 * static_cast<double>(i);
         if (score > bestScore) {
           bestScore = score;

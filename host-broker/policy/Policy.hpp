@@ -11,9 +11,14 @@
 //           ignores demand; stable (same input -> same sets).
 //   demand  (default) demand per VM from reports (busy CPUs, runnable tasks beyond the grant,
 //           CPU pressure), smoothed with an asymmetric EWMA (grow fast, shrink slowly);
-//           weighted max-min fair shares within floor/ceiling; work-conserving (pCPUs nobody
-//           wants go to VMs that can use them, and come back when their owner's demand
-//           returns); hysteresis, per-VM cooldown and a per-tick move budget.
+//           weighted max-min fair shares within floor/ceiling, in two rounds: first what each
+//           VM needs now (the average, or its latest demand when that fell by more than
+//           hysteresis_cpus), then what is left by the average, so a VM whose load fell keeps
+//           spare pCPUs only while nobody else wants them; work-conserving (every pCPU is
+//           handed out when the VMs want more than the host has, pCPUs nobody wants go to VMs
+//           that can use them and come back when their owner's demand returns). Shrinks are
+//           voluntary (hysteresis, per-VM cooldown) unless other VMs' growth needs the pCPUs;
+//           a per-tick move budget. A VM without a report is held at what it holds.
 // Both use the shared placement (policy/Placement.hpp): pCPUs on the nodes holding the VM's
 // memory, SMT siblings together, compact, minimal moves; and the memory rules in docs/policy.md.
 //

@@ -87,6 +87,8 @@ std::string renderJson(const Scenario& sc, const std::vector<PolicyResult>& resu
               {"jain", r.jain},
               {"decision_p50_us", r.decisionP50Us},
               {"decision_p99_us", r.decisionP99Us},
+              {"decide_p50_us", r.decideP50Us},
+              {"decide_p99_us", r.decideP99Us},
               {"vms", jv}};
     if (withSeries) {
       json t = json::array(), d = json::array(), u = json::array(), g = json::array();

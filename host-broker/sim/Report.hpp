@@ -18,6 +18,7 @@ std::string renderTable(const Scenario& sc, const std::vector<PolicyResult>& res
 //  "results":[{"policy":..,"unmet_cpu_s":..,"idle_while_wanted_cpu_s":..,"overlap_violations":..,
 //              "ledger_violations":..,"handoffs":..,"grants_sent":..,"enforced_revokes":..,
 //              "refused_edits":..,"jain":..,"decision_p50_us":..,"decision_p99_us":..,
+//              "decide_p50_us":..,"decide_p99_us":.. (decision = decide + plan executor),
 //              "vms":[{"name":..,"demand_cpu_s":..,"used_cpu_s":..,"unmet_cpu_s":..,
 //                      "satisfaction":..,"mem_unmet_gib_s":..}],
 //              "series":{"t":[..],"demand":[[..per vm..]..],"used":[..],"granted":[..]}}]}

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <set>
 #include <sstream>
@@ -92,35 +93,105 @@ Result<Trace> parseTraceCsv(const std::string& text, const std::string& src) {
   return t;
 }
 
+// lhs = the value of a Result-returning expr, or return its error.
+#define TRY_ASSIGN(lhs, expr)                                \
+  do {                                                       \
+    auto try_r_ = (expr);                                    \
+    if (!try_r_) return std::move(try_r_).error();           \
+    lhs = std::move(*try_r_);                                \
+  } while (0)
+
 namespace {
+
+std::string fmtNum(double v) {
+  std::ostringstream os;
+  os.precision(10);
+  os << v;
+  return os.str();
+}
+
+// Parses JSON text; the error names the file, line and column.
+Result<json> parseJson(const std::string& text, const std::string& src) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    std::string what = e.what();
+    if (auto p = what.find("] "); what.rfind("[json.exception", 0) == 0 && p != std::string::npos) what = what.substr(p + 2);
+    return Error(Errc::kInvalidArgument, src + ": not valid JSON: " + what);
+  }
+}
+
+// Typed reads of the keys of one JSON object. Errors start with `where` ("file: vms[2]: ") and
+// name the key, what it must be and what it was; a missing key gives the default.
+class Fields {
+ public:
+  Fields(const json& j, std::string where) : j_(j), where_(std::move(where)) {}
+
+  Error bad(const std::string& msg) const { return Error(Errc::kInvalidArgument, where_ + msg); }
+  bool has(const std::string& k) const { return j_.contains(k); }
+  const json& at(const std::string& k) const { return j_.at(k); }
+
+  Result<void> onlyKeys(const std::vector<std::string>& known) const {
+    for (const auto& [k, v] : j_.items())
+      if (std::find(known.begin(), known.end(), k) == known.end()) {
+        std::string list;
+        for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
+        return bad("unknown key '" + k + "' (known: " + list + ")");
+      }
+    return okResult();
+  }
+  // max = infinity: "a number >= min".
+  Result<double> number(const std::string& k, std::optional<double> def, double min,
+                        double max = std::numeric_limits<double>::infinity()) const {
+    if (!has(k)) return def ? Result<double>(*def) : bad("'" + k + "' is required");
+    const auto& v = j_[k];
+    if (v.is_number() && v.get<double>() >= min && v.get<double>() <= max) return v.get<double>();
+    return bad("'" + k + "' must be a number " + (std::isinf(max) ? ">= " + fmtNum(min) : "in [" + fmtNum(min) + ", " + fmtNum(max) + "]") +
+               ", got " + v.dump());
+  }
+  Result<std::uint64_t> integer(const std::string& k, std::uint64_t def, std::uint64_t min, std::uint64_t max) const {
+    if (!has(k)) return def;
+    const auto& v = j_[k];
+    if (v.is_number_integer() && v.get<std::int64_t>() >= 0 && v.get<std::uint64_t>() >= min && v.get<std::uint64_t>() <= max)
+      return v.get<std::uint64_t>();
+    return bad("'" + k + "' must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " + v.dump());
+  }
+  Result<std::string> text(const std::string& k, std::optional<std::string> def) const {
+    if (!has(k)) return def ? Result<std::string>(*def) : bad("'" + k + "' is required");
+    const auto& v = j_[k];
+    if (v.is_string() && !v.get<std::string>().empty()) return v.get<std::string>();
+    return bad("'" + k + "' must be a non-empty string, got " + v.dump());
+  }
+  Result<bool> flag(const std::string& k, bool def) const {
+    if (!has(k)) return def;
+    if (j_[k].is_boolean()) return j_[k].get<bool>();
+    return bad("'" + k + "' must be true or false, got " + j_[k].dump());
+  }
+
+ private:
+  const json& j_;
+  std::string where_;
+};
 
 Result<Trace> samplesFromJson(const json& arr, const std::string& src) {
   Trace t;
   if (!arr.is_array()) return Error(Errc::kInvalidArgument, src + ": 'samples' must be an array");
   for (std::size_t i = 0; i < arr.size(); ++i) {
     const auto& e = arr[i];
-    auto where = src + ": samples[" + std::to_string(i) + "]: ";
-    if (!e.is_object()) return Error(Errc::kInvalidArgument, where + "expected an object");
+    Fields f(e, src + ": samples[" + std::to_string(i) + "]: ");
+    if (!e.is_object()) return f.bad("expected an object, got " + e.dump());
+    VNUMA_TRY_VOID(f.onlyKeys({"time_s", "vm", "cpu_demand", "mem_mb"}));
     Sample s;
-    if (!e.contains("time_s") || !e["time_s"].is_number() || e["time_s"].get<double>() < 0)
-      return Error(Errc::kInvalidArgument, where + "'time_s' must be a number >= 0");
-    s.timeS = e["time_s"].get<double>();
-    if (!e.contains("vm") || !e["vm"].is_string() || e["vm"].get<std::string>().empty())
-      return Error(Errc::kInvalidArgument, where + "'vm' must be a non-empty string");
-    s.vm = e["vm"].get<std::string>();
-    if (!e.contains("cpu_demand") || !e["cpu_demand"].is_number() || e["cpu_demand"].get<double>() < 0)
-      return Error(Errc::kInvalidArgument, where + "'cpu_demand' must be a number >= 0");
-    s.cpuDemand = e["cpu_demand"].get<double>();
-    if (e.contains("mem_mb")) {
-      if (!e["mem_mb"].is_array()) return Error(Errc::kInvalidArgument, where + "'mem_mb' must be an array of numbers");
-      for (const auto& m : e["mem_mb"]) {
-        if (!m.is_number() || m.get<double>() < 0) return Error(Errc::kInvalidArgument, where + "'mem_mb' must be an array of numbers >= 0");
-        s.memMb.push_back(m.get<double>());
-      }
+    TRY_ASSIGN(s.timeS, f.number("time_s", std::nullopt, 0));
+    TRY_ASSIGN(s.vm, f.text("vm", std::nullopt));
+    TRY_ASSIGN(s.cpuDemand, f.number("cpu_demand", std::nullopt, 0));
+    if (f.has("mem_mb")) {
+      const auto& m = f.at("mem_mb");
+      for (std::size_t k = 0; m.is_array() && k < m.size(); ++k)
+        if (m[k].is_number() && m[k].get<double>() >= 0) s.memMb.push_back(m[k].get<double>());
+      if (!m.is_array() || s.memMb.size() != m.size())
+        return f.bad("'mem_mb' must be an array of numbers >= 0 (MiB per host node), got " + m.dump());
     }
-    for (const auto& [k, v] : e.items())
-      if (k != "time_s" && k != "vm" && k != "cpu_demand" && k != "mem_mb")
-        return Error(Errc::kInvalidArgument, where + "unknown key '" + k + "' (known: time_s, vm, cpu_demand, mem_mb)");
     t.samples.push_back(std::move(s));
   }
   if (t.samples.empty()) return Error(Errc::kInvalidArgument, src + ": no samples");
@@ -131,17 +202,22 @@ Result<Trace> samplesFromJson(const json& arr, const std::string& src) {
 // Seeded random bursty demand: every step_s each VM is bursting with burst_probability, at a
 // uniform level in [burst_cpus_min, burst_cpus_max], else at base_cpus.
 Result<Trace> generate(const json& g, const std::vector<SimVm>& vms, double durationS, const std::string& src) {
-  auto num = [&](const char* k, double def) { return g.contains(k) && g[k].is_number() ? g[k].get<double>() : def; };
-  std::string kind = g.contains("kind") && g["kind"].is_string() ? g["kind"].get<std::string>() : "";
-  if (kind != "random_bursty")
-    return Error(Errc::kInvalidArgument, src + ": generator.kind must be \"random_bursty\", got '" + kind + "'");
-  std::mt19937_64 rng(static_cast<std::uint64_t>(num("seed", 1)));
-  const double step = num("step_s", 10);
-  if (step <= 0) return Error(Errc::kInvalidArgument, src + ": generator.step_s must be > 0");
-  const double base = num("base_cpus", 0.5), lo = num("burst_cpus_min", 2), hi = num("burst_cpus_max", 8),
-               p = num("burst_probability", 0.3);
-  if (lo > hi || p < 0 || p > 1 || base < 0)
-    return Error(Errc::kInvalidArgument, src + ": generator needs 0 <= base_cpus, burst_cpus_min <= burst_cpus_max, 0 <= burst_probability <= 1");
+  Fields f(g, src + ": generator: ");
+  if (!g.is_object()) return f.bad("expected an object, got " + g.dump());
+  VNUMA_TRY_VOID(f.onlyKeys({"kind", "seed", "step_s", "base_cpus", "burst_cpus_min", "burst_cpus_max", "burst_probability"}));
+  std::string kind;
+  TRY_ASSIGN(kind, f.text("kind", std::nullopt));
+  if (kind != "random_bursty") return f.bad("unknown kind '" + kind + "' (known: random_bursty)");
+  std::uint64_t seed = 0;
+  double step = 0, base = 0, lo = 0, hi = 0, p = 0;
+  TRY_ASSIGN(seed, f.integer("seed", 1, 0, std::numeric_limits<std::uint32_t>::max()));
+  TRY_ASSIGN(step, f.number("step_s", 10, 0.01, 86400));
+  TRY_ASSIGN(base, f.number("base_cpus", 0.5, 0));
+  TRY_ASSIGN(lo, f.number("burst_cpus_min", 2, 0));
+  TRY_ASSIGN(hi, f.number("burst_cpus_max", 8, 0));
+  TRY_ASSIGN(p, f.number("burst_probability", 0.3, 0, 1));
+  if (lo > hi) return f.bad("'burst_cpus_min' (" + fmtNum(lo) + ") must not be above 'burst_cpus_max' (" + fmtNum(hi) + ")");
+  std::mt19937_64 rng(seed);
   Trace t;
   std::uniform_real_distribution<double> u01(0, 1);
   for (double ts = 0; ts < durationS; ts += step)
@@ -154,13 +230,70 @@ Result<Trace> generate(const json& g, const std::vector<SimVm>& vms, double dura
   return t;
 }
 
+Result<std::vector<SimVm>> vmsFromJson(const json& arr, const std::string& path) {
+  if (!arr.is_array() || arr.empty()) return Error(Errc::kInvalidArgument, path + ": 'vms' must be a non-empty array");
+  std::vector<SimVm> out;
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < arr.size(); ++i) {
+    Fields f(arr[i], path + ": vms[" + std::to_string(i) + "]: ");
+    if (!arr[i].is_object()) return f.bad("expected an object, got " + arr[i].dump());
+    VNUMA_TRY_VOID(f.onlyKeys({"name", "floor", "ceiling", "weight", "boot_mem_mb", "vmem_mb", "drops_acks", "count"}));
+    SimVm vm;
+    std::uint64_t floor = 0, ceiling = 0, count = 0;
+    TRY_ASSIGN(vm.name, f.text("name", std::nullopt));
+    TRY_ASSIGN(floor, f.integer("floor", 1, 1, CpuSet::kMaxCpu + 1));
+    TRY_ASSIGN(ceiling, f.integer("ceiling", 0, 0, CpuSet::kMaxCpu + 1));
+    TRY_ASSIGN(vm.weight, f.number("weight", 1.0, 0.001, 1000));
+    TRY_ASSIGN(vm.bootMemMb, f.number("boot_mem_mb", 1024, 0, 1 << 24));
+    TRY_ASSIGN(vm.vmemMb, f.number("vmem_mb", 0, 0, 1 << 24));
+    TRY_ASSIGN(vm.dropsAcks, f.flag("drops_acks", false));
+    TRY_ASSIGN(count, f.integer("count", 1, 1, 4096));  // "count": N expands to name1..nameN
+    vm.floor = static_cast<unsigned>(floor);
+    vm.ceiling = static_cast<unsigned>(ceiling);
+    for (std::uint64_t c = 1; c <= count; ++c) {
+      auto copy = vm;
+      if (count > 1) copy.name += std::to_string(c);
+      if (!names.insert(copy.name).second) return f.bad("duplicate vm name '" + copy.name + "'");
+      out.push_back(std::move(copy));
+    }
+  }
+  return out;
+}
+
+Result<HostModel> hostFromJson(const Fields& f, const std::string& path, std::string& hostText) {
+  if (f.has("host") == f.has("sysfs")) return f.bad("give exactly one of 'host' (a spec) or 'sysfs' (a dump directory)");
+  if (f.has("host")) {
+    if (f.has("reserved")) return f.bad("'reserved' goes with 'sysfs'; with 'host', put reserved=CPULIST in the spec");
+    TRY_ASSIGN(hostText, f.text("host", std::nullopt));
+    auto h = HostModel::fromSpec(hostText);
+    if (!h) return std::move(h).error().context(path);
+    return h;
+  }
+  std::string sysfs, reservedText;
+  TRY_ASSIGN(sysfs, f.text("sysfs", std::nullopt));
+  TRY_ASSIGN(reservedText, f.text("reserved", "0-0"));
+  hostText = (std::filesystem::path(path).parent_path() / sysfs).string();
+  auto topo = Topology::read(hostText);
+  if (!topo) return std::move(topo).error().context(path);
+  CpuSet reserved;
+  if (f.has("reserved")) {
+    auto r = CpuSet::parseList(reservedText);
+    if (!r) return std::move(r).error().context(path + ": reserved");
+    reserved = *r;
+  }
+  auto h = HostModel::fromTopology(*topo, reserved, 0);
+  if (!h) return std::move(h).error().context(path);
+  return h;
+}
+
 }  // namespace
 
 Result<Trace> parseTraceJson(const std::string& text, const std::string& src) {
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return Error(Errc::kInvalidArgument, src + ": not valid JSON");
+  json j;
+  TRY_ASSIGN(j, parseJson(text, src));
   if (j.is_array()) return samplesFromJson(j, src);
   if (!j.is_object() || !j.contains("samples")) return Error(Errc::kInvalidArgument, src + ": expected {\"samples\":[...]}");
+  VNUMA_TRY_VOID(Fields(j, src + ": ").onlyKeys({"samples"}));
   return samplesFromJson(j["samples"], src);
 }
 
@@ -173,113 +306,65 @@ Result<Trace> loadTrace(const std::string& path) {
   return Error(Errc::kInvalidArgument, path + ": unknown trace format (use .csv or .json)");
 }
 
+Result<void> checkTrace(const Trace& trace, const std::vector<SimVm>& vms, const HostModel& host, const std::string& src) {
+  std::set<std::string> names;
+  for (const auto& vm : vms) names.insert(vm.name);
+  for (const auto& s : trace.samples) {
+    auto where = src + ": sample at time_s " + fmtNum(s.timeS) + " for vm '" + s.vm + "': ";
+    if (!names.count(s.vm)) return Error(Errc::kInvalidArgument, where + "no such vm in 'vms'");
+    if (s.memMb.size() > host.nodes.size())
+      return Error(Errc::kInvalidArgument, where + std::to_string(s.memMb.size()) + " memory values but the host has " +
+                                               std::to_string(host.nodes.size()) + " nodes");
+  }
+  return okResult();
+}
+
 Result<Scenario> loadScenario(const std::string& path) {
   auto text = readFile(path);
   if (!text) return text.error();
-  auto j = json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Error(Errc::kInvalidArgument, path + ": not a JSON object");
-  static const std::set<std::string> known{"name", "description", "host", "sysfs", "reserved", "duration_s", "seed",
-                                           "ack_delay_ms", "ack_timeout_ms", "report_period_ms", "vms", "trace",
-                                           "samples", "generator"};
-  for (const auto& [k, v] : j.items())
-    if (!known.count(k)) return Error(Errc::kInvalidArgument, path + ": unknown key '" + k + "'");
+  json j;
+  TRY_ASSIGN(j, parseJson(*text, path));
+  Fields f(j, path + ": ");
+  if (!j.is_object()) return f.bad("expected a JSON object");
+  VNUMA_TRY_VOID(f.onlyKeys({"name", "description", "host", "sysfs", "reserved", "duration_s", "seed", "ack_delay_ms",
+                             "ack_timeout_ms", "report_period_ms", "vms", "trace", "samples", "generator"}));
   Scenario s;
   const auto dir = std::filesystem::path(path).parent_path();
-  s.name = j.value("name", std::filesystem::path(path).stem().string());
-  s.description = j.value("description", "");
-  if (j.contains("host") == j.contains("sysfs"))
-    return Error(Errc::kInvalidArgument, path + ": give exactly one of 'host' (a spec) or 'sysfs' (a dump directory)");
-  if (j.contains("host")) {
-    s.hostText = j["host"].get<std::string>();
-    auto h = HostModel::fromSpec(s.hostText);
-    if (!h) return std::move(h).error().context(path);
-    s.host = std::move(*h);
-  } else {
-    auto root = (dir / j["sysfs"].get<std::string>()).string();
-    s.hostText = root;
-    auto topo = Topology::read(root);
-    if (!topo) return std::move(topo).error().context(path);
-    CpuSet reserved;
-    if (j.contains("reserved")) {
-      auto r = CpuSet::parseList(j["reserved"].get<std::string>());
-      if (!r) return std::move(r).error().context(path + ": reserved");
-      reserved = *r;
-    }
-    auto h = HostModel::fromTopology(*topo, reserved, 0);
-    if (!h) return std::move(h).error().context(path);
-    s.host = std::move(*h);
-  }
-  auto number = [&](const char* k, double def, double min, double max) -> Result<double> {
-    if (!j.contains(k)) return def;
-    if (!j[k].is_number()) return Error(Errc::kInvalidArgument, path + ": '" + k + "' must be a number");
-    double v = j[k].get<double>();
-    if (v < min || v > max)
-      return Error(Errc::kInvalidArgument, path + ": '" + k + "' must be in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-    return v;
-  };
-  auto d = number("duration_s", 300, 1, 86400);
-  if (!d) return d.error();
-  s.durationS = *d;
-  auto seed = number("seed", 1, 0, 1e15);
-  if (!seed) return seed.error();
-  s.seed = static_cast<std::uint64_t>(*seed);
-  auto to = number("ack_timeout_ms", 500, 1, 60000);
-  if (!to) return to.error();
-  s.ackTimeoutMs = *to;
-  auto rp = number("report_period_ms", 1000, 10, 60000);
-  if (!rp) return rp.error();
-  s.reportPeriodMs = *rp;
-  if (j.contains("ack_delay_ms")) {
-    const auto& a = j["ack_delay_ms"];
+  TRY_ASSIGN(s.name, f.text("name", std::filesystem::path(path).stem().string()));
+  if (f.has("description")) TRY_ASSIGN(s.description, f.text("description", std::nullopt));
+  TRY_ASSIGN(s.host, hostFromJson(f, path, s.hostText));
+  TRY_ASSIGN(s.durationS, f.number("duration_s", 300, 1, 86400));
+  TRY_ASSIGN(s.seed, f.integer("seed", 1, 0, std::numeric_limits<std::uint32_t>::max()));
+  TRY_ASSIGN(s.ackTimeoutMs, f.number("ack_timeout_ms", 500, 1, 60000));
+  TRY_ASSIGN(s.reportPeriodMs, f.number("report_period_ms", 1000, 10, 60000));
+  if (f.has("ack_delay_ms")) {
+    const auto& a = f.at("ack_delay_ms");
     if (!a.is_array() || a.size() != 2 || !a[0].is_number() || !a[1].is_number() || a[0].get<double>() < 0 ||
-        a[1].get<double>() < a[0].get<double>())
-      return Error(Errc::kInvalidArgument, path + ": 'ack_delay_ms' must be [min, max] with 0 <= min <= max");
+        a[1].get<double>() < a[0].get<double>() || a[1].get<double>() > 60000)
+      return f.bad("'ack_delay_ms' must be [min, max] with 0 <= min <= max <= 60000, got " + a.dump());
     s.ackDelayMinMs = a[0].get<double>();
     s.ackDelayMaxMs = a[1].get<double>();
   }
-  if (!j.contains("vms") || !j["vms"].is_array() || j["vms"].empty())
-    return Error(Errc::kInvalidArgument, path + ": 'vms' must be a non-empty array");
-  static const std::set<std::string> vmKeys{"name", "floor", "ceiling", "weight", "boot_mem_mb", "vmem_mb", "drops_acks", "count"};
-  for (std::size_t i = 0; i < j["vms"].size(); ++i) {
-    const auto& v = j["vms"][i];
-    auto where = path + ": vms[" + std::to_string(i) + "]: ";
-    if (!v.is_object() || !v.contains("name") || !v["name"].is_string())
-      return Error(Errc::kInvalidArgument, where + "needs a 'name'");
-    for (const auto& [k, x] : v.items())
-      if (!vmKeys.count(k)) return Error(Errc::kInvalidArgument, where + "unknown key '" + k + "'");
-    SimVm vm;
-    vm.name = v["name"].get<std::string>();
-    vm.floor = v.value("floor", 1u);
-    vm.ceiling = v.value("ceiling", 0u);
-    vm.weight = v.value("weight", 1.0);
-    vm.bootMemMb = v.value("boot_mem_mb", 1024.0);
-    vm.vmemMb = v.value("vmem_mb", 0.0);
-    vm.dropsAcks = v.value("drops_acks", false);
-    unsigned count = v.value("count", 1u);  // "count": N expands to name1..nameN
-    if (count == 1) {
-      s.vms.push_back(vm);
-    } else {
-      for (unsigned c = 1; c <= count; ++c) {
-        auto copy = vm;
-        copy.name = vm.name + std::to_string(c);
-        s.vms.push_back(copy);
-      }
-    }
+  if (!f.has("vms")) return f.bad("'vms' is required");
+  TRY_ASSIGN(s.vms, vmsFromJson(f.at("vms"), path));
+  int sources = int(f.has("trace")) + int(f.has("samples")) + int(f.has("generator"));
+  if (sources != 1) return f.bad("give exactly one of 'trace', 'samples' or 'generator'");
+  if (f.has("trace")) {
+    std::string trace;
+    TRY_ASSIGN(trace, f.text("trace", std::nullopt));
+    auto tr = loadTrace((dir / trace).string());
+    if (!tr) return std::move(tr).error().context(path);
+    s.trace = std::move(*tr);
+  } else if (f.has("samples")) {
+    TRY_ASSIGN(s.trace, samplesFromJson(f.at("samples"), path));
+  } else {
+    TRY_ASSIGN(s.trace, generate(f.at("generator"), s.vms, s.durationS, path));
   }
-  int sources = int(j.contains("trace")) + int(j.contains("samples")) + int(j.contains("generator"));
-  if (sources != 1) return Error(Errc::kInvalidArgument, path + ": give exactly one of 'trace', 'samples' or 'generator'");
-  Result<Trace> tr = Trace{};
-  if (j.contains("trace")) tr = loadTrace((dir / j["trace"].get<std::string>()).string());
-  else if (j.contains("samples")) tr = samplesFromJson(j["samples"], path);
-  else tr = generate(j["generator"], s.vms, s.durationS, path);
-  if (!tr) return tr.error();
-  s.trace = std::move(*tr);
-  std::set<std::string> names;
-  for (const auto& vm : s.vms) names.insert(vm.name);
-  for (const auto& n : s.trace.vmNames())
-    if (!names.count(n)) return Error(Errc::kInvalidArgument, path + ": trace mentions vm '" + n + "' which is not in 'vms'");
+  VNUMA_TRY_VOID(checkTrace(s.trace, s.vms, s.host, path));
   return s;
 }
+
+#undef TRY_ASSIGN
 
 DemandCursor::DemandCursor(const Trace& trace) : trace_(trace) {}
 

@@ -76,7 +76,13 @@ struct Scenario {
   Trace trace;
 };
 
+// Errors are Errc::kInvalidArgument (kNotFound when a file cannot be opened) and start with the
+// file, then the line (CSV) or the key ("s.json: vms[1]: 'floor' must be an integer in [1, 8192],
+// got \"two\""); unknown keys are refused with the known ones listed.
 Result<Scenario> loadScenario(const std::string& path);
+
+// Every sample names a VM in `vms` and has at most one memory value per host node.
+Result<void> checkTrace(const Trace& trace, const std::vector<SimVm>& vms, const HostModel& host, const std::string& src);
 
 // Demand lookup: a VM's CPU demand and per-node memory demand at time t (step function).
 class DemandCursor {

@@ -55,6 +55,13 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, idx == 0 ? 0 : idx - 1)];
 }
 
+// A series point is due every `period` seconds (never when period is 0).
+bool seriesDue(double& next, double period, double t) {
+  if (period <= 0 || t < next - 1e-9) return false;
+  next = t + period;
+  return true;
+}
+
 struct Msg {
   double atMs;
   std::uint64_t gen;
@@ -119,7 +126,7 @@ Result<PolicyResult> simulateUnmanaged(const Scenario& sc, const SimOptions& opt
       // re-drawn every 100 ms (guest load balancing).
       nextShuffle = t + 0.1;
       for (std::size_t i = 0; i < n; ++i) {
-        auto threads = static_cast<std::size_t>(std::min<double>(S, std::ceil(d[i] - 1e-9)));
+        auto threads = static_cast<std::size_t>(std::min(static_cast<double>(S), std::ceil(d[i] - 1e-9)));
         std::vector<std::size_t> idx(S);
         for (std::size_t k = 0; k < S; ++k) idx[k] = k;
         for (std::size_t k = 0; k < threads; ++k) std::swap(idx[k], idx[k + rng() % (S - k)]);
@@ -167,15 +174,7 @@ Result<PolicyResult> simulateUnmanaged(const Scenario& sc, const SimOptions& opt
     }
     res.unmetCpuS += unmet * dt;
     res.idleWantedCpuS += std::min(std::max(0.0, static_cast<double>(S) - totalUsed), unmet) * dt;
-    if (opts.seriesPeriodS > 0 && t >= nextSeries - 1e-9) {
-      nextSeries = t + opts.seriesPeriodS;
-      SeriesPoint p;
-      p.t = t;
-      p.demand = d;
-      p.used = used;
-      p.granted.assign(n, static_cast<double>(S));
-      res.series.push_back(std::move(p));
-    }
+    if (seriesDue(nextSeries, opts.seriesPeriodS, t)) res.series.push_back({t, d, used, std::vector<double>(n, static_cast<double>(S))});
   }
   finish(res, demandSum, usedSum, memUnmet, sc);
   return res;
@@ -210,7 +209,7 @@ Result<PolicyResult> simulateManaged(const Scenario& sc, const std::string& mode
   std::map<unsigned, VmId> lastHolder;
   std::deque<MemOp> memOps;
   std::map<VmId, VmReport> reports;
-  std::vector<double> decisionUs;
+  std::vector<double> decisionUs, decideUs;
   Plan lastPlan;
   bool havePlan = false;
   double now = 0;
@@ -315,7 +314,7 @@ Result<PolicyResult> simulateManaged(const Scenario& sc, const std::string& mode
           double wantB = mem && k < mem->size() ? (*mem)[k] * static_cast<double>(kMiB) : 0;
           m.freeBytes = static_cast<std::uint64_t>(std::max(0.0, static_cast<double>(m.totalBytes) - wantB));
           m.availableBytes = m.freeBytes;
-          r.memByHostNode[node] = m;
+          r.memByGuestNode[node] = m;  // sim VMs mirror the host: guest node = host node
           if (wantB > static_cast<double>(m.totalBytes) && m.totalBytes > 0)
             r.memPressureSome = std::max(r.memPressureSome, std::min(100.0, 100.0 * (wantB / static_cast<double>(m.totalBytes) - 1)));
         }
@@ -326,10 +325,13 @@ Result<PolicyResult> simulateManaged(const Scenario& sc, const std::string& mode
     }
     // Policy tick; and after acks, carry on with the current plan (second phase of handoffs).
     if (now >= nextTick - 1e-9) {
+      using Us = std::chrono::duration<double, std::micro>;
       auto t0 = std::chrono::steady_clock::now();
       lastPlan = policy->decide(PolicyInput{ledger, reports, params, static_cast<std::int64_t>(now)});
+      auto t1 = std::chrono::steady_clock::now();
       auto steps = planSteps(ledger, lastPlan);
-      decisionUs.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+      decideUs.push_back(Us(t1 - t0).count());
+      decisionUs.push_back(Us(std::chrono::steady_clock::now() - t0).count());
       havePlan = true;
       for (const auto& e : steps.edits) applyEdit(e);
       if (!ledger.checkInvariants()) res.ledgerViolations++;
@@ -365,18 +367,16 @@ Result<PolicyResult> simulateManaged(const Scenario& sc, const std::string& mode
     }
     res.unmetCpuS += unmet * dt;
     res.idleWantedCpuS += std::min(std::max(0.0, S - totalUsed), unmet) * dt;
-    if (opts.seriesPeriodS > 0 && t >= nextSeries - 1e-9) {
-      nextSeries = t + opts.seriesPeriodS;
-      SeriesPoint p;
-      p.t = t;
-      p.demand = d;
-      p.used = used;
-      for (auto& a : agents) p.granted.push_back(static_cast<double>((a.applied - a.hostEnforced).count()));
-      res.series.push_back(std::move(p));
+    if (seriesDue(nextSeries, opts.seriesPeriodS, t)) {
+      std::vector<double> granted;
+      for (auto& a : agents) granted.push_back(static_cast<double>((a.applied - a.hostEnforced).count()));
+      res.series.push_back({t, d, used, std::move(granted)});
     }
   }
   res.decisionP50Us = percentile(decisionUs, 0.5);
   res.decisionP99Us = percentile(decisionUs, 0.99);
+  res.decideP50Us = percentile(decideUs, 0.5);
+  res.decideP99Us = percentile(decideUs, 0.99);
   finish(res, demandSum, usedSum, memUnmet, sc);
   return res;
 }
@@ -399,7 +399,9 @@ Result<PolicyResult> simulate(const Scenario& sc, const std::string& model, cons
   if (opts.stepMs <= 0) return Error(Errc::kInvalidArgument, "step must be > 0 ms");
   if (model == "unmanaged") return simulateUnmanaged(sc, opts);
   if (model == "static" || model == "demand") return simulateManaged(sc, model, opts);
-  return Error(Errc::kInvalidArgument, "unknown model '" + model + "' (known: static, demand, unmanaged)");
+  std::string known;
+  for (const auto& m : simModels()) known += (known.empty() ? "" : ", ") + m;
+  return Error(Errc::kInvalidArgument, "unknown model '" + model + "' (known: " + known + ")");
 }
 
 }  // namespace vnuma::broker::sim

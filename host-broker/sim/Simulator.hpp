@@ -64,6 +64,8 @@ struct PolicyResult {
   double jain = 1;
   double decisionP50Us = 0;          // policy decide + planSteps per tick
   double decisionP99Us = 0;
+  double decideP50Us = 0;            // policy decide alone
+  double decideP99Us = 0;
   std::vector<VmResult> vms;
   std::vector<SeriesPoint> series;
 };

@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
     sc.name = tracePath;
     for (const auto& n : sc.trace.vmNames()) sc.vms.push_back(sim::SimVm{n});
     sc.durationS = sc.trace.samples.back().timeS + 60;
+    if (auto c = sim::checkTrace(sc.trace, sc.vms, sc.host, tracePath); !c) return fail(c.error().describe());
   }
   if (duration > 0) sc.durationS = duration;
   if (seed) sc.seed = seed;
