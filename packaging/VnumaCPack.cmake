@@ -47,6 +47,8 @@ set(CPACK_DEBIAN_BROKER_PACKAGE_NAME "vnuma-broker")
 set(CPACK_DEBIAN_AGENT_DESCRIPTION "${agent_summary}\n${agent_description}")
 set(CPACK_DEBIAN_BROKER_DESCRIPTION "${broker_summary}\n${broker_description}")
 set(CPACK_DEBIAN_BROKER_PACKAGE_RECOMMENDS "libvirt-daemon-system")
+# vnuma-sim --plot runs /usr/share/vnuma/vnuma-sim-plot.py with python3 + matplotlib.
+set(CPACK_DEBIAN_BROKER_PACKAGE_SUGGESTS "python3-matplotlib")
 set(CPACK_DEBIAN_AGENT_PACKAGE_CONTROL_EXTRA "${VNUMA_AGENT_DEB_EXTRA}")
 set(CPACK_DEBIAN_BROKER_PACKAGE_CONTROL_EXTRA "${VNUMA_BROKER_DEB_EXTRA}")
 

@@ -134,7 +134,9 @@ int main(int argc, char** argv) {
       std::ofstream out(tmpl);
       out << sim::renderJson(sc, results, true);
     }
-    std::string cmd = "python3 '" + plotScript + "' '" + tmpl + "' '" + plotPath + "'";
+    // The distribution's interpreter (with python3-matplotlib) before whatever python3 is on PATH.
+    const std::string python = ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    std::string cmd = python + " '" + plotScript + "' '" + tmpl + "' '" + plotPath + "'";
     int rc = std::system(cmd.c_str());
     ::unlink(tmpl);
     if (rc != 0) return fail("plot failed: " + cmd + " (exit " + std::to_string(rc) + ")");

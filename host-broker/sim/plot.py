@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """vnuma-sim plot: reads the JSON vnuma-sim writes (with series) and draws, per policy, demand
 vs. CPUs used for each VM over time, plus a bar chart of per-VM satisfaction.
 Usage: plot.py RESULTS.json OUT.png   (vnuma-sim --plot OUT.png calls it)."""
