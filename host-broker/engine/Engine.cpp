@@ -665,7 +665,7 @@ bool Engine::setWeights(const std::string& vm, const CpuSet& pcpus, bool low) {
 
 void Engine::reconcileWeights() {
   for (const auto& [vm, e] : ledger_->vms()) {
-    const CpuSet pinned = e.spec.pinnedPcpus();
+    const CpuSet& pinned = e.pinned;
     // Only enforced revokes (ack timeout, lease expiry) are lowered. Lowering every vCPU a VM
     // does not hold was measured and rejected: a well-behaved guest still sends IPIs to its
     // revoked (halted) vCPUs and waits for them, and at the lowest weight behind a busy owner

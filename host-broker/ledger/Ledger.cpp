@@ -108,7 +108,8 @@ void Ledger::rebuildIndex() {
     const auto* p = st_.host.pcpu(id);
     return p ? p - st_.host.pcpus.data() : -1;
   };
-  for (const auto& [uuid, v] : st_.vms) {
+  for (auto& [uuid, v] : st_.vms) {
+    v.pinned = v.spec.pinnedPcpus();
     for (const auto& [p, h] : v.holds)
       if (long i = idx(p); i >= 0) holder_[static_cast<std::size_t>(i)] = uuid;
     for (unsigned p : v.floorPcpus.ids())
@@ -213,7 +214,7 @@ CpuSet Ledger::availableFor(const VmId& uuid) const {
     if (holder_[i].empty() && (floorOf_[i].empty() || floorOf_[i] == uuid) && !st_.host.reserved.contains(id))
       s.add(id);
   }
-  return s & v->spec.pinnedPcpus();
+  return s & v->pinned;
 }
 
 NodeMemoryView Ledger::nodeMemory(unsigned node) const {
@@ -265,7 +266,7 @@ Result<void> Ledger::checkInvariants() const {
     const auto who = vmLabel(v.spec);
     if (uuid != v.spec.uuid) return invalid(who + ": stored under uuid '" + uuid + "' but its spec says '" + v.spec.uuid + "'");
     VNUMA_TRY_VOID(v.spec.validate());
-    const auto pinned = v.spec.pinnedPcpus();
+    const auto& pinned = v.pinned;
     if (v.floorPcpus.count() != v.spec.floor)
       return conflict(who + ": " + std::to_string(v.floorPcpus.count()) + " floor pCPUs (" + v.floorPcpus.toList() +
                       ") but floor is " + std::to_string(v.spec.floor));
@@ -367,15 +368,15 @@ Result<void> Ledger::doSend(VmEntry& v, const CpuSet& target, std::uint64_t gen,
     return conflict(who + ": generation " + std::to_string(gen) + " is not above the last sent generation " +
                     std::to_string(v.lastGeneration));
   if (target.empty()) return invalid(who + ": a grant cannot be empty (" + what + ")");
-  const auto pinned = v.spec.pinnedPcpus();
+  const auto& pinned = v.pinned;
   for (unsigned p : target.ids()) {
     if (!st_.host.pcpu(p)) return invalid("pCPU " + std::to_string(p) + " does not exist on this host");
     if (st_.host.reserved.contains(p)) return conflict("pCPU " + std::to_string(p) + " is reserved for the host and cannot be granted to " + who);
     if (!pinned.contains(p)) return conflict(who + " has no vCPU pinned to pCPU " + std::to_string(p));
   }
-  if (target.count() > v.spec.effectiveCeiling())
+  if (target.count() > v.spec.effectiveCeiling(pinned.count()))
     return conflict(who + ": grant of " + std::to_string(target.count()) + " pCPUs exceeds its ceiling " +
-                    std::to_string(v.spec.effectiveCeiling()));
+                    std::to_string(v.spec.effectiveCeiling(pinned.count())));
   const auto current = v.grantTarget();
   const auto heldNow = v.held();
   for (unsigned p : (current - target).ids())
@@ -501,6 +502,7 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
             }
             VmEntry v;
             v.spec = e.spec;
+            v.pinned = e.spec.pinnedPcpus();
             v.floorPcpus = floor;
             for (const auto& [g, bytes] : e.spec.bootMemBytes) {
               auto h = e.spec.hostNodeOf(g);
@@ -645,48 +647,41 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
             auto* v = find(e.vm);
             if (!v) return unknownVm(e.vm);
             const auto* dev = v->spec.virtioMemOfGuestNode(e.node);
-            if (!dev) return invalid(vmLabel(v->spec) + " has no virtio-mem device on guest node " + std::to_string(e.node));
-            if (e.bytes > dev->maxBytes)
+            if (dev && e.bytes > dev->maxBytes)
               return invalid(vmLabel(v->spec) + ": requested " + std::to_string(e.bytes) + " bytes on guest node " +
                              std::to_string(e.node) + " exceeds its virtio-mem size " + std::to_string(dev->maxBytes));
-            if (e.bytes % dev->blockBytes != 0)
+            if (dev && e.bytes % dev->blockBytes != 0)
               return invalid(vmLabel(v->spec) + ": requested " + std::to_string(e.bytes) + " bytes on guest node " +
                              std::to_string(e.node) + " is not a multiple of the block size " + std::to_string(dev->blockBytes));
-            bool existed = v->memory.count(e.node) != 0;
-            auto& m = v->memory[e.node];
-            m.hostNode = dev->hostNode;
-            if (m.requestedBytes == e.bytes) return okResult();
-            auto old = m.requestedBytes;
-            m.requestedBytes = e.bytes;
-            if (auto r = checkNodeMemory(dev->hostNode); !r) {
-              m.requestedBytes = old;
-              if (!existed) v->memory.erase(e.node);
-              return std::move(r).error().context(vmLabel(v->spec) + " requesting " + std::to_string(e.bytes) + " bytes");
-            }
-            detail = "node=" + std::to_string(e.node) + " requested=" + std::to_string(e.bytes);
-            return okResult();
+            return setDeviceBytes(*v, e.node, e.bytes, &NodeMemory::requestedBytes, "requested", "requesting", detail);
           },
           [&](const ObserveMemoryCurrent& e) -> Result<void> {
             auto* v = find(e.vm);
             if (!v) return unknownVm(e.vm);
-            const auto* dev = v->spec.virtioMemOfGuestNode(e.node);
-            if (!dev) return invalid(vmLabel(v->spec) + " has no virtio-mem device on guest node " + std::to_string(e.node));
-            bool existed = v->memory.count(e.node) != 0;
-            auto& m = v->memory[e.node];
-            m.hostNode = dev->hostNode;
-            if (m.currentBytes == e.bytes) return okResult();
-            auto old = m.currentBytes;
-            m.currentBytes = e.bytes;
-            if (auto r = checkNodeMemory(dev->hostNode); !r) {
-              m.currentBytes = old;
-              if (!existed) v->memory.erase(e.node);
-              return std::move(r).error().context(vmLabel(v->spec) + " observed at " + std::to_string(e.bytes) + " bytes");
-            }
-            detail = "node=" + std::to_string(e.node) + " current=" + std::to_string(e.bytes);
-            return okResult();
+            return setDeviceBytes(*v, e.node, e.bytes, &NodeMemory::currentBytes, "current", "observed at", detail);
           },
       },
       edit);
+}
+
+Result<void> Ledger::setDeviceBytes(VmEntry& v, unsigned guestNode, std::uint64_t bytes,
+                                    std::uint64_t NodeMemory::*field, const char* key, const char* verb,
+                                    std::string& detail) {
+  const auto* dev = v.spec.virtioMemOfGuestNode(guestNode);
+  if (!dev) return invalid(vmLabel(v.spec) + " has no virtio-mem device on guest node " + std::to_string(guestNode));
+  const bool existed = v.memory.count(guestNode) != 0;
+  auto& m = v.memory[guestNode];
+  m.hostNode = dev->hostNode;
+  if (m.*field == bytes) return okResult();
+  const auto old = m.*field;
+  m.*field = bytes;
+  if (auto r = checkNodeMemory(dev->hostNode); !r) {  // strong guarantee: undo
+    m.*field = old;
+    if (!existed) v.memory.erase(guestNode);
+    return std::move(r).error().context(vmLabel(v.spec) + " " + verb + " " + std::to_string(bytes) + " bytes");
+  }
+  detail = "node=" + std::to_string(guestNode) + " " + key + "=" + std::to_string(bytes);
+  return okResult();
 }
 
 }  // namespace vnuma::broker

@@ -71,6 +71,9 @@ struct NodeMemory {
 
 struct VmEntry {
   VmSpec spec;
+  // spec.pinnedPcpus(), computed once by the ledger (AddVm, and for a restored state): a Full
+  // vNUMA VM on a big host has a pin per pCPU, and the policies ask for this set on every tick.
+  CpuSet pinned;
   CpuSet floorPcpus;                      // always held by this VM once granted; never lent
   std::map<unsigned, Hold> holds;         // pCPU -> hold
   CpuSet enforced;                        // pCPUs whose revoke was enforced host-side
@@ -226,6 +229,10 @@ class Ledger {
   Result<void> doSend(VmEntry& v, const CpuSet& target, std::uint64_t gen, const char* what);
   Result<void> doComplete(VmEntry& v, std::uint64_t gen, bool grants, bool revokes, std::string& detail);
   Result<void> checkNodeMemory(unsigned node) const;
+  // Sets one size (`field`: requested or current) of the virtio-mem device on a guest node, checks
+  // its host node, undoes on refusal. `key` names it in the event detail, `verb` in the error.
+  Result<void> setDeviceBytes(VmEntry& v, unsigned guestNode, std::uint64_t bytes, std::uint64_t NodeMemory::*field,
+                              const char* key, const char* verb, std::string& detail);
   Result<CpuSet> pickFloor(const VmSpec& spec, unsigned count, const CpuSet& base, const CpuSet& preferHeld) const;
 
   LedgerState st_;

@@ -61,7 +61,7 @@ json vmJson(const VmEntry& v) {
           {"ceiling", v.spec.ceiling},
           {"effective_ceiling", v.spec.effectiveCeiling()},
           {"weight", v.spec.weight},
-          {"pinned_pcpus", v.spec.pinnedPcpus().toList()},
+          {"pinned_pcpus", v.pinned.toList()},
           {"floor_pcpus", v.floorPcpus.toList()},
           {"granting", v.inState(HoldState::kGranting).toList()},
           {"granted", v.inState(HoldState::kGranted).toList()},

@@ -15,10 +15,10 @@ PlanSteps planSteps(const Ledger& ledger, const Plan& plan) {
     if (!v) continue;
     const CpuSet current = v->grantTarget();
     const CpuSet revokingNow = v->inState(HoldState::kRevoking);
-    CpuSet want = (t.pcpus & v->spec.pinnedPcpus() & grantable) | v->floorPcpus;
+    CpuSet want = (t.pcpus & v->pinned & grantable) | v->floorPcpus;
     CpuSet remove = current - want;  // never floor: want includes it
     CpuSet keep = current - remove;
-    const std::size_t ceiling = v->spec.effectiveCeiling();
+    const std::size_t ceiling = v->spec.effectiveCeiling(v->pinned.count());
     // Above the ceiling (an admin lowered it): give back non-floor pCPUs, highest ids first.
     for (auto ids = (keep - v->floorPcpus).ids(); keep.count() > ceiling && !ids.empty(); ids.pop_back()) {
       keep.remove(ids.back());

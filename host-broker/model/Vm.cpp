@@ -12,8 +12,10 @@ CpuSet VmSpec::pinnedPcpus() const {
   return s;
 }
 
-unsigned VmSpec::effectiveCeiling() const {
-  auto pinned = static_cast<unsigned>(pinnedPcpus().count());
+unsigned VmSpec::effectiveCeiling() const { return effectiveCeiling(pinnedPcpus().count()); }
+
+unsigned VmSpec::effectiveCeiling(std::size_t pinnedCount) const {
+  const auto pinned = static_cast<unsigned>(pinnedCount);
   if (ceiling == 0 || ceiling > pinned) return pinned;
   return ceiling;
 }

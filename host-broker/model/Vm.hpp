@@ -50,6 +50,7 @@ struct VmSpec {
   CpuSet pinnedPcpus() const;
   // ceiling, or the number of pinned pCPUs when ceiling == 0 (or above it).
   unsigned effectiveCeiling() const;
+  unsigned effectiveCeiling(std::size_t pinnedCount) const;  // same, with the pinned set's size known
   // pCPU -> vCPU (first vCPU pinned there), nullopt when not pinned.
   std::optional<unsigned> vcpuOfPcpu(unsigned pcpu) const;
   // The virtio-mem device serving a guest node, nullptr when none.

@@ -90,7 +90,7 @@ PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wa
     auto& v = vms[w];
     v.e = ledger.vm(wants[w].vm);
     if (!v.e) continue;
-    v.pinned = wants[w].pinned.empty() ? v.e->spec.pinnedPcpus() : wants[w].pinned;
+    v.pinned = wants[w].pinned.empty() ? v.e->pinned : wants[w].pinned;
     if (params.followMemory) v.memW = memoryWeights(*v.e);
     v.want = std::clamp(wants[w].count, v.e->spec.floor, ceilingFor(v.e->spec, v.pinned));
   }

@@ -23,7 +23,7 @@ ShareInput limitsOf(const VmEntry& v, unsigned ceiling, double demand) {
 std::vector<CpuSet> pinnedSets(const std::map<VmId, VmEntry>& vms) {
   std::vector<CpuSet> out;
   out.reserve(vms.size());
-  for (const auto& [u, v] : vms) out.push_back(v.spec.pinnedPcpus());
+  for (const auto& [u, v] : vms) out.push_back(v.pinned);
   return out;
 }
 
