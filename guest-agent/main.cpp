@@ -2,9 +2,11 @@
 // Exit codes: 0 ok, 1 runtime failure (discovery, broker keys), 2 bad command line,
 // 78 (vnuma::kExitConfigError) bad configuration.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
 
@@ -100,6 +102,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vnuma-agent: --grant and --dry-run need --once\n");
     return 2;
   }
+
+  // Housekeeping priority for the session loop (not for --once): see agent.nice.
+  errno = 0;
+  if (::setpriority(PRIO_PROCESS, 0, cfg.nice) != 0)
+    logs.main->warn("setting nice {} failed: {}", cfg.nice, vnuma::Error::fromErrno("setpriority").describe());
 
   sigset_t mask;
   sigemptyset(&mask);

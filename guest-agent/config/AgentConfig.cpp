@@ -29,6 +29,7 @@ Result<AgentConfig> fromFile(const ConfigFile& f) {
   VNUMA_CFG(c.fsRoot, f.getString("agent.fs_root", c.fsRoot));
   VNUMA_CFG(c.logLevel, f.getEnum("agent.log_level", c.logLevel, {"trace", "debug", "info", "warn", "error", "off"}));
   VNUMA_CFG(c.sendQueue, f.getInt("agent.send_queue", c.sendQueue, 1, 10000));
+  VNUMA_CFG(c.nice, f.getInt("agent.nice", c.nice, -20, 19));
   VNUMA_CFG(c.cgroupRoot, f.getString("cgroup.root", c.cgroupRoot));
   VNUMA_CFG(c.managedName, f.getString("cgroup.managed_name", c.managedName));
   VNUMA_CFG(c.irq, f.getBool("best_effort.irq", c.irq));

@@ -26,6 +26,7 @@ struct AgentConfig {
   std::string fsRoot = "/";         // where proc/ and sys/ are (tests point it at fixtures)
   std::string logLevel = "info";
   std::uint32_t sendQueue = 100;    // bounded outgoing queue (messages), 1..10000
+  int nice = 10;                    // the agent's own CPU priority, -20..19 (see docs/agent.md)
   // [cgroup]
   std::string cgroupRoot = "/";     // agent's root inside each cgroup hierarchy
   std::string managedName = "vnuma.managed";

@@ -44,6 +44,7 @@ struct BadConfig {
 TEST(AgentConfigTest, BadValuesAreRefusedWithFileLineAndReason) {
   const BadConfig cases[] = {
       {"period below 100 ms", "[agent]\nperiod_ms = 99\n", "b.toml:2:13: agent.period_ms: expected integer in [100, 60000], got 99"},
+      {"nice above 19", "[agent]\nnice = 20\n", "b.toml:2:8: agent.nice: expected integer in [-20, 19], got 20"},
       {"cross-field: only one CURVE key", "[broker]\npublic_key_file = \"/k.pub\"\n",
        "b.toml: broker.agent_key_file: CURVE needs both broker.public_key_file and broker.agent_key_file (or neither)"},
       {"endpoint scheme", "[broker]\nendpoint = \"http://x\"\n",

@@ -181,7 +181,7 @@ class DemandPolicy final : public Policy {
                                                       : "keep") +
                  std::string(": demand ") + std::to_string(smoothed[i]).substr(0, 5) + " share " +
                  std::to_string(shares[i]).substr(0, 5);
-      if (in.params.memory.enabled) memoryTargets(in, v, t);
+      if (in.params.memory.enabled) memoryTargets(in, v, state_[u], t);
       ++i;
     }
     return plan;
@@ -192,13 +192,17 @@ class DemandPolicy final : public Policy {
     bool fromReport = false;  // `smoothed` comes from reports (else: what the VM held)
     double smoothed = 0;
     std::int64_t lastChangeMs = 0;
+    std::map<unsigned, std::int64_t> memChangedMs;  // guest node -> when its target last changed
   };
 
   // Memory per guest node (one virtio-mem device each): grow a node that is low on free memory
   // (or, under memory pressure with no node low, the one with the least free), shrink a node
   // with much free; growth goes to host nodes where the VM's CPUs are (followMemory). Several
   // guest nodes may share a host node; the executor keeps each host node within its room.
-  static void memoryTargets(const PolicyInput& in, const VmEntry& v, VmTarget& t) {
+  // A device is left alone while it moves (libvirt's current != requested) and for the
+  // placement cooldown after its target changed: the guest's report lags the resize, and
+  // acting on it made grow and shrink alternate every tick (seen on the e2e guests).
+  static void memoryTargets(const PolicyInput& in, const VmEntry& v, VmState& st, VmTarget& t) {
     auto rit = in.reports.find(v.spec.uuid);
     if (rit == in.reports.end() || v.spec.virtioMem.empty()) return;
     const auto& r = rit->second;
@@ -254,6 +258,19 @@ class DemandPolicy final : public Policy {
       const VirtioMemDevice* d = v.spec.virtioMemOfGuestNode(g);
       bytes = std::min(bytes, d->maxBytes);
       bytes -= bytes % d->blockBytes;
+      std::uint64_t req = 0, cur = 0;
+      if (auto it = v.memory.find(g); it != v.memory.end()) {
+        req = it->second.requestedBytes;
+        cur = it->second.currentBytes;
+      }
+      if (bytes == req) continue;
+      auto changed = st.memChangedMs.find(g);
+      const bool cooling = changed != st.memChangedMs.end() && in.nowMs - changed->second < in.params.placement.cooldownMs;
+      if (req != cur || cooling) {
+        bytes = req;
+        continue;
+      }
+      st.memChangedMs[g] = in.nowMs;
     }
     t.memRequestedBytes = std::move(target);
   }

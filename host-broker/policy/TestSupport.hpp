@@ -97,7 +97,7 @@ inline VmReport reportFor(const CpuSet& granted, double demand) {
   const double used = std::min(g, demand);
   for (unsigned p : granted.ids()) r.vcpuBusy[p] = g > 0 ? used / g : 0;
   r.appliedPcpus = granted;
-  r.runnable = static_cast<unsigned>(std::ceil(demand - 1e-9));
+  r.runnable = static_cast<unsigned>(std::ceil(std::max(0.0, demand) - 1e-9));  // tests pass negative demand too
   r.cpuPressureSome = demand > g && demand > 0 ? 100.0 * (demand - g) / demand : 0;
   return r;
 }
