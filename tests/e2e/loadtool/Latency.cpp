@@ -20,6 +20,18 @@ double percentile(const std::vector<double>& sortedUs, double q) {
   return sortedUs[rank - 1];
 }
 
+std::int64_t recordWake(std::int64_t deadlineNs, std::int64_t periodNs, std::int64_t nowNs,
+                        std::vector<double>& latenessUs, std::size_t& missed) {
+  latenessUs.push_back(static_cast<double>(nowNs - deadlineNs) / 1000.0);
+  deadlineNs += periodNs;
+  while (deadlineNs <= nowNs) {
+    latenessUs.push_back(static_cast<double>(nowNs - deadlineNs) / 1000.0);
+    ++missed;
+    deadlineNs += periodNs;
+  }
+  return deadlineNs;
+}
+
 LatencySummary summarize(std::vector<double> latenessUs, std::size_t missedPeriods) {
   LatencySummary s;
   s.missedPeriods = missedPeriods;

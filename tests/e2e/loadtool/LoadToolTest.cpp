@@ -33,6 +33,23 @@ TEST(Latency, SummarizeSortsAndKeepsMissed) {
             "\"p99_us\":198.0,\"max_us\":200.0}");
 }
 
+TEST(Latency, EveryPassedDeadlineIsASample) {
+  std::vector<double> v;
+  std::size_t missed = 0;
+  // On time (50 us late): one sample, next deadline one period on.
+  EXPECT_EQ(recordWake(1000000, 1000000, 1050000, v, missed), 2000000);
+  EXPECT_EQ(v, (std::vector<double>{50}));
+  EXPECT_EQ(missed, 0u);
+  // Woke 3.5 periods late: the deadlines at 2, 3, 4 and 5 ms have passed, one sample each.
+  EXPECT_EQ(recordWake(2000000, 1000000, 5500000, v, missed), 6000000);
+  EXPECT_EQ(v, (std::vector<double>{50, 3500, 2500, 1500, 500}));
+  EXPECT_EQ(missed, 3u);
+  // Exactly on the next deadline: that deadline has passed too.
+  EXPECT_EQ(recordWake(6000000, 1000000, 7000000, v, missed), 8000000);
+  EXPECT_EQ(v.back(), 0);
+  EXPECT_EQ(missed, 4u);
+}
+
 TEST(Latency, EmptySummaryIsZero) {
   const LatencySummary s = summarize({}, 0);
   EXPECT_EQ(s.samples, 0u);

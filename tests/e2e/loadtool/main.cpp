@@ -228,13 +228,7 @@ int runProbe(double seconds, unsigned periodUs, bool fifo) {
     timespec ts = toTimespec(next);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR && !gStop.load()) {
     }
-    const std::int64_t now = nowNs();
-    lateness.push_back(static_cast<double>(now - next) / 1000.0);
-    next += period;
-    while (next < now) {  // keep the schedule absolute; count the periods we slept through
-      next += period;
-      ++missed;
-    }
+    next = vnuma::e2e::recordWake(next, period, nowNs(), lateness, missed);
   }
   LatencySummary s = vnuma::e2e::summarize(std::move(lateness), missed);
   std::string body = vnuma::e2e::toJson(s);
@@ -512,7 +506,7 @@ int main(int argc, char** argv) {
 
   unsigned periodUs = 1000;
   bool fifo = false;
-  auto* probe = app.add_subcommand("probe", "periodic timer lateness (p50/p99/max)");
+  auto* probe = app.add_subcommand("probe", "periodic timer lateness per tick (p50/p99/max)");
   probe->add_option("--seconds", seconds, "duration")->check(CLI::Range(0.1, 3600.0));
   probe->add_option("--period-us", periodUs, "timer period")->check(CLI::Range(100u, 1000000u));
   probe->add_flag("--fifo", fifo, "run as SCHED_FIFO 50");
