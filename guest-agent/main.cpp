@@ -6,19 +6,18 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "common/config/ConfigFile.hpp"
 #include "common/core/Version.hpp"
 #include "common/log/Log.hpp"
 #include "common/transport/Transport.hpp"
 #include "guest-agent/config/AgentConfig.hpp"
-#include "guest-agent/engine/AgentEngine.hpp"
 #include "guest-agent/engine/Agent.hpp"
+#include "guest-agent/engine/AgentEngine.hpp"
 #include "guest-agent/rpc/BrokerSession.hpp"
 
 namespace {
@@ -33,9 +32,11 @@ int main(int argc, char** argv) {
   app.add_flag("--check-config", checkConfig, "validate the config and exit (78 when invalid)");
   app.add_flag("--once", once, "discover, sample and print once, then exit (no broker)");
   app.add_flag("--dry-run", dryRun, "with --once: print what would be written, change nothing");
-  app.add_option("--grant", grantList, "with --once: vCPU list to apply (or plan with --dry-run), e.g. 0-1");
+  app.add_option("--grant", grantList,
+                 "with --once: vCPU list to apply (or plan with --dry-run), e.g. 0-1");
   app.add_option("--log-level", logLevel, "trace|debug|info|warn|error|off (overrides the config)");
-  app.add_option("--generate-key", generateKeyDir, "write DIR/agent.key and DIR/agent.pub (CURVE) and exit");
+  app.add_option("--generate-key", generateKeyDir,
+                 "write DIR/agent.key and DIR/agent.pub (CURVE) and exit");
   app.add_flag("--version", version, "print the version and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -106,7 +107,8 @@ int main(int argc, char** argv) {
   // Housekeeping priority for the session loop (not for --once): see agent.nice.
   errno = 0;
   if (::setpriority(PRIO_PROCESS, 0, cfg.nice) != 0)
-    logs.main->warn("setting nice {} failed: {}", cfg.nice, vnuma::Error::fromErrno("setpriority").describe());
+    logs.main->warn("setting nice {} failed: {}", cfg.nice,
+                    vnuma::Error::fromErrno("setpriority").describe());
 
   sigset_t mask;
   sigemptyset(&mask);

@@ -6,13 +6,12 @@
 // 1 anything else (libvirt unreachable, ...; worth a restart).
 #include <sys/signalfd.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "common/config/ConfigFile.hpp"
 #include "common/core/Version.hpp"
@@ -39,7 +38,8 @@ vnuma::Result<std::vector<std::string>> loadKeyDir(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   std::vector<std::string> keys;
-  if (!fs::is_directory(dir, ec)) return vnuma::Error(vnuma::Errc::kNotFound, "key directory " + dir + " does not exist");
+  if (!fs::is_directory(dir, ec))
+    return vnuma::Error(vnuma::Errc::kNotFound, "key directory " + dir + " does not exist");
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->path().extension() != ".pub") continue;
     auto k = vnuma::transport::loadCurvePublicKey(it->path().string());
@@ -55,33 +55,41 @@ int main(int argc, char** argv) {
   using namespace vnuma;
   using namespace vnuma::broker;
 
-  CLI::App app{"vnuma-broker: hands out exclusive pCPUs and node memory to Full vNUMA VMs", "vnuma-broker"};
-  std::string configPath, libvirtUri, adminEndpoint, agentEndpoint, stateDir, generateKeyDir, logLevel;
+  CLI::App app{"vnuma-broker: hands out exclusive pCPUs and node memory to Full vNUMA VMs",
+               "vnuma-broker"};
+  std::string configPath, libvirtUri, adminEndpoint, agentEndpoint, stateDir, generateKeyDir,
+      logLevel;
   bool checkConfig = false;
-  app.add_option("--config", configPath, std::string("config file (default ") + kDefaultConfig + " when present)");
+  app.add_option("--config", configPath,
+                 std::string("config file (default ") + kDefaultConfig + " when present)");
   app.add_option("--libvirt-uri", libvirtUri, "overrides broker.libvirt_uri");
   app.add_option("--admin-endpoint", adminEndpoint, "overrides admin.endpoint");
   app.add_option("--agent-endpoint", agentEndpoint, "overrides agents.endpoint");
   app.add_option("--state-dir", stateDir, "overrides broker.state_dir");
   app.add_option("--log-level", logLevel, "overrides broker.log_level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.add_flag("--check-config", checkConfig, "validate the config, keys and key directory, then exit");
-  app.add_option("--generate-key", generateKeyDir, "write DIR/broker.key and DIR/broker.pub, then exit");
+  app.add_flag("--check-config", checkConfig,
+               "validate the config, keys and key directory, then exit");
+  app.add_option("--generate-key", generateKeyDir,
+                 "write DIR/broker.key and DIR/broker.pub, then exit");
   app.set_version_flag("--version", std::string("vnuma-broker ") + kVersion);
   CLI11_PARSE(app, argc, argv);
 
   if (!generateKeyDir.empty()) {
     auto keys = transport::generateCurveKeyPair();
     if (!keys) return fail(1, keys.error().describe());
-    if (auto w = transport::writeCurveKeyPair(*keys, generateKeyDir, "broker"); !w) return fail(1, w.error().describe());
-    std::cout << "wrote " << generateKeyDir << "/broker.key and " << generateKeyDir << "/broker.pub\n";
+    if (auto w = transport::writeCurveKeyPair(*keys, generateKeyDir, "broker"); !w)
+      return fail(1, w.error().describe());
+    std::cout << "wrote " << generateKeyDir << "/broker.key and " << generateKeyDir
+              << "/broker.pub\n";
     return 0;
   }
 
   // ---- config: file, then flags, then validation (the same path as --check-config) ----
   BrokerConfig cfg;
   std::error_code ec;
-  if (configPath.empty() && std::filesystem::exists(kDefaultConfig, ec)) configPath = kDefaultConfig;
+  if (configPath.empty() && std::filesystem::exists(kDefaultConfig, ec))
+    configPath = kDefaultConfig;
   if (!configPath.empty()) {
     auto loaded = loadBrokerConfig(configPath);
     if (!loaded) return fail(kExitConfigError, loaded.error().describe());
@@ -92,13 +100,16 @@ int main(int argc, char** argv) {
   if (!agentEndpoint.empty()) cfg.agentEndpoint = agentEndpoint;
   if (!stateDir.empty()) cfg.stateDir = stateDir;
   if (!logLevel.empty()) cfg.logLevel = logLevel;
-  if (auto v = validateBrokerConfig(cfg, configPath.empty() ? "command line" : configPath + " + command line"); !v)
+  if (auto v = validateBrokerConfig(
+          cfg, configPath.empty() ? "command line" : configPath + " + command line");
+      !v)
     return fail(kExitConfigError, v.error().describe());
 
   auto brokerKeys = transport::loadCurveKeyPair(cfg.brokerKeyFile);
   if (!brokerKeys)
-    return fail(kExitConfigError, brokerKeys.error().describe() +
-                                      " (agents.broker_key_file; create one with: vnuma-broker --generate-key DIR)");
+    return fail(kExitConfigError,
+                brokerKeys.error().describe() +
+                    " (agents.broker_key_file; create one with: vnuma-broker --generate-key DIR)");
   auto agentKeys = rpc::AgentKeyRing::load(cfg.agentKeyDir);
   if (!agentKeys) return fail(kExitConfigError, agentKeys.error().describe());
   std::vector<std::string> adminKeys;
@@ -108,7 +119,8 @@ int main(int argc, char** argv) {
     adminKeys = std::move(k).value();
   }
   if (checkConfig) {
-    std::cout << "configuration OK" << (configPath.empty() ? " (built-in defaults)" : ": " + configPath) << "; "
+    std::cout << "configuration OK"
+              << (configPath.empty() ? " (built-in defaults)" : ": " + configPath) << "; "
               << agentKeys->size() << " agent key(s), policy " << cfg.policy.name << "\n";
     return 0;
   }
@@ -119,7 +131,8 @@ int main(int argc, char** argv) {
   lo.file = cfg.logFile;
   if (auto l = initLogging(lo); !l) return fail(kExitConfigError, l.error().describe());
   Logger mainLog = makeLogger("broker.main");
-  EngineLoggers loggers{makeLogger("broker.engine"), makeLogger("broker.rpc"), makeLogger("broker.api")};
+  EngineLoggers loggers{makeLogger("broker.engine"), makeLogger("broker.rpc"),
+                        makeLogger("broker.api")};
 
   // ---- signals are part of the wait (signalfd in the engine's poll set) ----
   sigset_t mask;
@@ -138,7 +151,8 @@ int main(int argc, char** argv) {
   auto hv = sys::LibvirtHypervisor::open(lv);
   if (!hv) return fail(1, hv.error().describe());
   auto writer = sys::LibcgroupWriter::create();
-  if (!writer) return fail(1, writer.error().context("host-side enforcement needs cgroups").describe());
+  if (!writer)
+    return fail(1, writer.error().context("host-side enforcement needs cgroups").describe());
   sys::EnforcerOptions eo;
   eo.log = makeLogger("broker.enforce");
   sys::HostCpuEnforcer hostEnforcer(**writer, eo);

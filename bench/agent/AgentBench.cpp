@@ -80,7 +80,8 @@ struct Dist {
   double at(double p) const {
     std::vector<double> v = us;
     std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5))];
+    return v[std::min(v.size() - 1,
+                      static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5))];
   }
   double p50() const { return at(0.50); }
   double p99() const { return at(0.99); }
@@ -88,14 +89,18 @@ struct Dist {
 };
 
 void printDist(const std::string& what, long tasks, const Dist& d) {
-  std::printf("| %s | %ld | %zu | %.0f | %.0f | %.0f |\n", what.c_str(), tasks, d.us.size(), d.p50(), d.p99(), d.max());
+  std::printf("| %s | %ld | %zu | %.0f | %.0f | %.0f |\n", what.c_str(), tasks, d.us.size(),
+              d.p50(), d.p99(), d.max());
 }
 
 void printRatio(const std::string& what, const Dist& num, const Dist& den) {
-  std::printf("ratio %s: p50 %.1fx, p99 %.1fx\n", what.c_str(), num.p50() / den.p50(), num.p99() / den.p99());
+  std::printf("ratio %s: p50 %.1fx, p99 %.1fx\n", what.c_str(), num.p50() / den.p50(),
+              num.p99() / den.p99());
 }
 
-double usSince(Clock::time_point t0) { return std::chrono::duration<double, std::micro>(Clock::now() - t0).count(); }
+double usSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+}
 
 // An AgentEngine with a session, fed Grants with increasing generations.
 class GrantDriver {
@@ -135,7 +140,8 @@ class GrantDriver {
 };
 
 // Tasks confined to exactly `want` (Cpus_allowed_list); the first task that is not, or -1.
-pid_t firstUnconfined(const std::vector<std::unique_ptr<test::Child>>& children, const CpuSet& want) {
+pid_t firstUnconfined(const std::vector<std::unique_ptr<test::Child>>& children,
+                      const CpuSet& want) {
   for (const auto& c : children)
     if (!(test::cpusAllowed(c->pid()) == want)) return c->pid();
   return -1;
@@ -148,8 +154,8 @@ struct ApplyResult {
 };
 
 // One timed revoke (to `narrow`) and one timed grant (back to `wide`) through `apply`.
-Result<void> revokeAndGrant(const std::function<Result<double>(const CpuSet&)>& apply, const CpuSet& narrow,
-                            const CpuSet& wide, ApplyResult& out) {
+Result<void> revokeAndGrant(const std::function<Result<double>(const CpuSet&)>& apply,
+                            const CpuSet& narrow, const CpuSet& wide, ApplyResult& out) {
   for (const CpuSet* set : {&narrow, &wide}) {
     auto us = apply(*set);
     if (!us) return std::move(us).error().context("applying " + set->toList());
@@ -168,7 +174,8 @@ std::optional<ApplyResult> cgroupPhase(long tasks, long iterations) {
   for (const char* g : groups) sandbox.makeGroup(g);
   std::vector<std::unique_ptr<test::Child>> children;
   for (long i = 0; i < tasks; ++i)
-    children.push_back(std::make_unique<test::Child>(sandbox.procsFiles(groups[i % 4]), false, 600));
+    children.push_back(
+        std::make_unique<test::Child>(sandbox.procsFiles(groups[i % 4]), false, 600));
 
   auto writerR = LibcgroupWriter::create();
   if (!writerR) {
@@ -176,13 +183,15 @@ std::optional<ApplyResult> cgroupPhase(long tasks, long iterations) {
     return std::nullopt;
   }
   auto writer = std::move(writerR).value();
-  CgroupLayout layout{"hybrid", CgroupVersion::kV1, "/sys/fs/cgroup/cpuset", "/sys/fs/cgroup/cpu", ""};
+  CgroupLayout layout{"hybrid", CgroupVersion::kV1, "/sys/fs/cgroup/cpuset", "/sys/fs/cgroup/cpu",
+                      ""};
   test::CapturedLog log;
   log.logger->set_level(spdlog::level::warn);
   CgroupCpuMechanism mech(layout, {"/", sandbox.name(), "vnuma.managed"}, *writer, log.logger);
   auto eligible = mech.eligible();
   if (!eligible || eligible->count() < 2) {
-    std::fprintf(stderr, "the sandbox needs at least 2 CPUs (has '%s')\n", eligible ? eligible->toList().c_str() : "?");
+    std::fprintf(stderr, "the sandbox needs at least 2 CPUs (has '%s')\n",
+                 eligible ? eligible->toList().c_str() : "?");
     return std::nullopt;
   }
   const CpuSet all = eligible.value(), one{all.ids().front()};
@@ -219,8 +228,10 @@ std::optional<ApplyResult> cgroupPhase(long tasks, long iterations) {
     return std::nullopt;
   }
   const std::string n = std::to_string(cpusFiles.size());
-  printDist("agent, cgroup v1 (libcgroup): revoke " + all.toList() + " -> " + one.toList(), tasks, agent.revoke);
-  printDist("agent, cgroup v1 (libcgroup): grant " + one.toList() + " -> " + all.toList(), tasks, agent.grant);
+  printDist("agent, cgroup v1 (libcgroup): revoke " + all.toList() + " -> " + one.toList(), tasks,
+            agent.revoke);
+  printDist("agent, cgroup v1 (libcgroup): grant " + one.toList() + " -> " + all.toList(), tasks,
+            agent.grant);
   printDist("baseline: raw write(2) of cpuset.cpus x" + n + ": revoke", tasks, raw.revoke);
   printDist("baseline: raw write(2) of cpuset.cpus x" + n + ": grant", tasks, raw.grant);
   std::printf("\n");
@@ -256,7 +267,8 @@ std::optional<CpusetMount> cpusetV1Mount() {
 }
 
 // cgroup v1 cpusets (below the mount root) whose cpuset.cpus contains `cpu`.
-std::vector<std::string> cpusetsWith(const std::string& root, const std::string& rel, unsigned cpu) {
+std::vector<std::string> cpusetsWith(const std::string& root, const std::string& rel,
+                                     unsigned cpu) {
   std::vector<std::string> out;
   auto kids = listDir(root + rel, true);
   if (!kids) return out;
@@ -299,25 +311,29 @@ std::string listSome(const std::vector<std::string>& v, std::size_t n = 4) {
 // Why offlining `cpu` must not be tried here; empty when it may.
 std::string hotplugRefusal(unsigned cpu, bool allowForeign) {
   const std::string online = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/online";
-  if (!pathExists(online)) return "not supported: " + online + " does not exist (this CPU cannot be offlined)";
+  if (!pathExists(online))
+    return "not supported: " + online + " does not exist (this CPU cannot be offlined)";
   auto state = readTrimmed(online);
   if (!state) return "cannot read " + online + ": " + state.error().describe();
   if (state.value() != "1") return "cpu" + std::to_string(cpu) + " is offline already";
-  if (::access(online.c_str(), W_OK) != 0) return "not permitted: " + online + " is not writable (" + std::strerror(errno) + ")";
+  if (::access(online.c_str(), W_OK) != 0)
+    return "not permitted: " + online + " is not writable (" + std::strerror(errno) + ")";
   if (allowForeign) return "";
   auto mount = cpusetV1Mount();
   if (mount && !mount->v2Mode) {
     auto foreign = cpusetsWith(mount->path, "", cpu);
     if (!foreign.empty())
       return "refused: offlining cpu" + std::to_string(cpu) + " would permanently remove it from " +
-             std::to_string(foreign.size()) + " cgroup v1 cpuset(s) this bench does not own (v1 does not give a CPU "
-             "back to a cpuset when it comes online again): " + listSome(foreign) +
-             "; run it on a machine you own with --allow-foreign-cpusets";
+             std::to_string(foreign.size()) +
+             " cgroup v1 cpuset(s) this bench does not own (v1 does not give a CPU "
+             "back to a cpuset when it comes online again): " +
+             listSome(foreign) + "; run it on a machine you own with --allow-foreign-cpusets";
   }
   auto pinned = tasksPinnedTo(cpu);
   if (!pinned.empty())
-    return "refused: " + std::to_string(pinned.size()) + " user thread(s) are pinned to cpu" + std::to_string(cpu) +
-           " only and would lose their affinity: " + listSome(pinned) + "; run it on a machine you own with "
+    return "refused: " + std::to_string(pinned.size()) + " user thread(s) are pinned to cpu" +
+           std::to_string(cpu) + " only and would lose their affinity: " + listSome(pinned) +
+           "; run it on a machine you own with "
            "--allow-foreign-cpusets";
   return "";
 }
@@ -332,14 +348,16 @@ struct OnlineGuard {
   }
 };
 
-std::optional<ApplyResult> hotplugPhase(long tasks, long iterations, long cpuArg, bool allowForeign) {
+std::optional<ApplyResult> hotplugPhase(long tasks, long iterations, long cpuArg,
+                                        bool allowForeign) {
   RealSysfsWriter writer;
   test::CapturedLog log;
   log.logger->set_level(spdlog::level::warn);
   HotplugCpuMechanism mech("/", writer, log.logger);
   auto online = mech.applied();
   if (!online) {
-    std::printf("hotplug: not measured: cannot read the online CPUs: %s\n", online.error().describe().c_str());
+    std::printf("hotplug: not measured: cannot read the online CPUs: %s\n",
+                online.error().describe().c_str());
     return std::nullopt;
   }
   const CpuSet all = online.value();
@@ -361,24 +379,28 @@ std::optional<ApplyResult> hotplugPhase(long tasks, long iterations, long cpuArg
   }
   OnlineGuard guard{"/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/online"};
   std::vector<std::unique_ptr<test::Child>> children;
-  for (long i = 0; i < tasks; ++i) children.push_back(std::make_unique<test::Child>(std::vector<std::string>{}, false, 600));
+  for (long i = 0; i < tasks; ++i)
+    children.push_back(std::make_unique<test::Child>(std::vector<std::string>{}, false, 600));
   GrantDriver driver(mech, log.logger);
   ApplyResult r;
   for (long i = 0; i < iterations; ++i) {
-    if (auto a = revokeAndGrant([&](const CpuSet& c) { return driver.grant(c); }, without, all, r); !a) {
+    if (auto a = revokeAndGrant([&](const CpuSet& c) { return driver.grant(c); }, without, all, r);
+        !a) {
       std::printf("hotplug (cpu%u offline/online): not measured: the kernel refused: %s\n", cpu,
                   a.error().describe().c_str());
       return std::nullopt;
     }
   }
-  printDist("agent, hotplug: cpu" + std::to_string(cpu) + " offline (" + all.toList() + " -> " + without.toList() + ")",
+  printDist("agent, hotplug: cpu" + std::to_string(cpu) + " offline (" + all.toList() + " -> " +
+                without.toList() + ")",
             tasks, r.revoke);
   printDist("agent, hotplug: cpu" + std::to_string(cpu) + " online", tasks, r.grant);
   return r;
 }
 
 int benchApply(long tasks, long iterations, long hotplugCpu, bool allowForeign) {
-  std::printf("| mechanism | tasks | applies | p50 us | p99 us | max us |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "| mechanism | tasks | applies | p50 us | p99 us | max us |\n|---|---|---|---|---|---|\n");
   auto cg = cgroupPhase(tasks, iterations);
   if (!cg) return 1;
   std::printf("\n");
@@ -412,7 +434,8 @@ ProcStats readProc(pid_t pid) {
   // finer than the 10 ms ticks of /proc/PID/stat.
   if (auto tids = listDir(dir + "/task", true))
     for (const auto& t : tids.value())
-      if (auto st = readFile(dir + "/task/" + t + "/schedstat")) s.cpuSec += static_cast<double>(std::stoull(st.value())) / 1e9;
+      if (auto st = readFile(dir + "/task/" + t + "/schedstat"))
+        s.cpuSec += static_cast<double>(std::stoull(st.value())) / 1e9;
   if (auto status = readFile(dir + "/status")) {
     s.rssKb = rollupField("\n" + status.value(), "VmRSS:");
     s.hwmKb = rollupField("\n" + status.value(), "VmHWM:");
@@ -454,7 +477,8 @@ int benchFootprint(long periodMs, long seconds) {
   test::TempDir dir;
   auto brokerKeys = transport::generateCurveKeyPair();
   auto agentKeys = transport::generateCurveKeyPair();
-  if (!brokerKeys || !agentKeys || !transport::writeCurveKeyPair(*brokerKeys, dir.path(), "broker") ||
+  if (!brokerKeys || !agentKeys ||
+      !transport::writeCurveKeyPair(*brokerKeys, dir.path(), "broker") ||
       !transport::writeCurveKeyPair(*agentKeys, dir.path(), "agent")) {
     std::fprintf(stderr, "cannot create CURVE keys\n");
     return 1;
@@ -467,16 +491,18 @@ int benchFootprint(long periodMs, long seconds) {
     std::fprintf(stderr, "%s\n", server.error().describe().c_str());
     return 1;
   }
-  dir.write("agent.toml", "[broker]\nendpoint = \"" + (*server)->boundEndpoint() + "\"\npublic_key_file = \"" +
-                              dir.path() + "/broker.pub\"\nagent_key_file = \"" + dir.path() +
-                              "/agent.key\"\n[agent]\nvm_uuid = \"1b4e28ba-2fa1-11d2-883f-0016d3cca427\"\nperiod_ms = " +
-                              std::to_string(periodMs) + "\nlog_level = \"warn\"\n[cgroup]\nroot = \"" +
-                              sandbox.name() +
-                              "\"\n[best_effort]\nirq = false\nworkqueue = false\nkthreads = false\n"
-                              "[memory]\nensure_movable = false\n");
+  dir.write("agent.toml",
+            "[broker]\nendpoint = \"" + (*server)->boundEndpoint() + "\"\npublic_key_file = \"" +
+                dir.path() + "/broker.pub\"\nagent_key_file = \"" + dir.path() +
+                "/agent.key\"\n[agent]\nvm_uuid = "
+                "\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\"\nperiod_ms = " +
+                std::to_string(periodMs) + "\nlog_level = \"warn\"\n[cgroup]\nroot = \"" +
+                sandbox.name() +
+                "\"\n[best_effort]\nirq = false\nworkqueue = false\nkthreads = false\n"
+                "[memory]\nensure_movable = false\n");
   const pid_t agent = spawn({VNUMA_AGENT_BINARY, "--config", dir.path() + "/agent.toml"});
-  const pid_t idle = spawn({"/proc/self/exe", "idle", "--period-ms", std::to_string(periodMs), "--seconds",
-                            std::to_string(seconds + 10)});
+  const pid_t idle = spawn({"/proc/self/exe", "idle", "--period-ms", std::to_string(periodMs),
+                            "--seconds", std::to_string(seconds + 10)});
   std::uint64_t seq = 0, reports = 0;
   std::string peer;
   auto sendEnv = [&](proto::Envelope e) {
@@ -522,24 +548,31 @@ int benchFootprint(long periodMs, long seconds) {
   const ProcStats lastAgent = readProc(agent), lastIdle = readProc(idle);
   const int agentExit = stopChild(agent), idleExit = stopChild(idle);
   const double periods = wall * 1000.0 / static_cast<double>(periodMs);
-  const double agentCpu = lastAgent.cpuSec - firstAgent.cpuSec, idleCpu = lastIdle.cpuSec - firstIdle.cpuSec;
-  std::printf("| process | period | measured s | reports | CPU %% of one core | CPU us per period | RSS KiB | PSS KiB | "
-              "anon KiB | peak RSS KiB | exit |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+  const double agentCpu = lastAgent.cpuSec - firstAgent.cpuSec,
+               idleCpu = lastIdle.cpuSec - firstIdle.cpuSec;
+  std::printf(
+      "| process | period | measured s | reports | CPU %% of one core | CPU us per period | RSS "
+      "KiB | PSS KiB | "
+      "anon KiB | peak RSS KiB | exit |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
   auto row = [&](const char* name, double cpu, const ProcStats& s, std::uint64_t n, int exitCode) {
-    std::printf("| %s | %ld ms | %.1f | %s | %.4f %% | %.1f | %ld | %ld | %ld | %ld | %d |\n", name, periodMs, wall,
-                n == 0 ? "-" : std::to_string(n).c_str(), 100.0 * cpu / wall, 1e6 * cpu / periods, s.rssKb, s.pssKb,
-                s.anonKb, s.hwmKb, exitCode);
+    std::printf("| %s | %ld ms | %.1f | %s | %.4f %% | %.1f | %ld | %ld | %ld | %ld | %d |\n", name,
+                periodMs, wall, n == 0 ? "-" : std::to_string(n).c_str(), 100.0 * cpu / wall,
+                1e6 * cpu / periods, s.rssKb, s.pssKb, s.anonKb, s.hwmKb, exitCode);
   };
   row("vnuma-agent (CURVE, cgroup v1 sandbox)", agentCpu, lastAgent, reports, agentExit);
   row("baseline: idle process, same libraries, wakes every period", idleCpu, lastIdle, 0, idleExit);
-  std::printf("\nratio agent / idle: CPU %.1fx, RSS %.2fx, PSS %.2fx, anon %.2fx\n", agentCpu / idleCpu,
+  std::printf("\nratio agent / idle: CPU %.1fx, RSS %.2fx, PSS %.2fx, anon %.2fx\n",
+              agentCpu / idleCpu,
               static_cast<double>(lastAgent.rssKb) / static_cast<double>(lastIdle.rssKb),
               static_cast<double>(lastAgent.pssKb) / static_cast<double>(lastIdle.pssKb),
               static_cast<double>(lastAgent.anonKb) / static_cast<double>(lastIdle.anonKb));
-  std::printf("ratio agent CPU / the brief's budget (1 %% of one core): %.3fx; agent CPU time per period / the "
-              "period: %.2e\n", 100.0 * agentCpu / wall, agentCpu / wall);
-  std::printf("grant acked: %s; reports expected ~%.0f, received %llu\n", granted ? "yes" : "NO", periods,
-              static_cast<unsigned long long>(reports));
+  std::printf(
+      "ratio agent CPU / the brief's budget (1 %% of one core): %.3fx; agent CPU time per period / "
+      "the "
+      "period: %.2e\n",
+      100.0 * agentCpu / wall, agentCpu / wall);
+  std::printf("grant acked: %s; reports expected ~%.0f, received %llu\n", granted ? "yes" : "NO",
+              periods, static_cast<unsigned long long>(reports));
   return granted && reports > 0 && agentExit == 0 ? 0 : 1;
 }
 
@@ -561,21 +594,25 @@ int idleLoop(long periodMs, long seconds) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr,
-                 "usage: %s apply --tasks N [--iterations K] [--hotplug-cpu C] [--allow-foreign-cpusets]\n"
-                 "       %s footprint --period-ms P [--seconds S]\n",
-                 argv[0], argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s apply --tasks N [--iterations K] [--hotplug-cpu C] [--allow-foreign-cpusets]\n"
+        "       %s footprint --period-ms P [--seconds S]\n",
+        argv[0], argv[0]);
     return 2;
   }
   const std::string mode = argv[1];
   if (mode == "apply")
-    return benchApply(argValue(argc, argv, "--tasks", 10, 1, 2000), argValue(argc, argv, "--iterations", 200, 2, 10000),
+    return benchApply(argValue(argc, argv, "--tasks", 10, 1, 2000),
+                      argValue(argc, argv, "--iterations", 200, 2, 10000),
                       argValue(argc, argv, "--hotplug-cpu", -1, 0, CpuSet::kMaxCpu),
                       argFlag(argc, argv, "--allow-foreign-cpusets"));
   if (mode == "footprint")
-    return benchFootprint(argValue(argc, argv, "--period-ms", 1000, 100, 60000), argValue(argc, argv, "--seconds", 10, 1, 120));
+    return benchFootprint(argValue(argc, argv, "--period-ms", 1000, 100, 60000),
+                          argValue(argc, argv, "--seconds", 10, 1, 120));
   if (mode == "idle")
-    return idleLoop(argValue(argc, argv, "--period-ms", 1000, 100, 60000), argValue(argc, argv, "--seconds", 20, 1, 200));
+    return idleLoop(argValue(argc, argv, "--period-ms", 1000, 100, 60000),
+                    argValue(argc, argv, "--seconds", 20, 1, 200));
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }

@@ -30,6 +30,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -45,8 +46,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "common/core/Version.hpp"
 #include "common/proto/Codec.hpp"
@@ -73,7 +72,10 @@ Summary summarize(std::vector<double> v) {
   Summary s;
   if (v.empty()) return s;
   std::sort(v.begin(), v.end());
-  auto at = [&](double p) { return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5))]; };
+  auto at = [&](double p) {
+    return v[std::min(v.size() - 1,
+                      static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5))];
+  };
   s.n = v.size();
   s.p50 = at(0.50);
   s.p99 = at(0.99);
@@ -150,7 +152,8 @@ std::string describeThreads(const std::set<pid_t>& tids, const ThreadTable& t) {
   for (pid_t tid : tids)
     if (auto it = t.find(tid); it != t.end()) byName[it->second.comm]++;
   std::string out;
-  for (const auto& [name, n] : byName) out += (out.empty() ? "" : ", ") + std::to_string(n) + "x " + name;
+  for (const auto& [name, n] : byName)
+    out += (out.empty() ? "" : ", ") + std::to_string(n) + "x " + name;
   return out;
 }
 
@@ -203,8 +206,10 @@ class RawServer {
   std::atomic<pid_t> tid_{0};
 };
 
-std::unique_ptr<transport::Client> rawClient(const std::string& endpoint, const transport::CurveKeyPair* serverKeys,
-                                             const transport::CurveKeyPair* clientKeys, std::size_t maxBytes) {
+std::unique_ptr<transport::Client> rawClient(const std::string& endpoint,
+                                             const transport::CurveKeyPair* serverKeys,
+                                             const transport::CurveKeyPair* clientKeys,
+                                             std::size_t maxBytes) {
   transport::ClientOptions co;
   co.endpoint = endpoint;
   co.maxMessageBytes = maxBytes;
@@ -231,11 +236,13 @@ double roundTripMs(transport::Client& c, const std::string& payload) {
 
 // The broker's StateStore::save sequence on a file of `bytes` bytes in `dir`, in ms.
 double atomicWriteMs(const std::string& dir, std::size_t bytes) {
-  const std::string data(bytes, 'x'), tmp = dir + "/bench-state.tmp", dst = dir + "/bench-state.json";
+  const std::string data(bytes, 'x'), tmp = dir + "/bench-state.tmp",
+                                      dst = dir + "/bench-state.json";
   const auto t0 = Clock::now();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
-  const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
+  const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+                  ::fsync(fd) == 0;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), dst.c_str()) != 0) return -1;
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -288,7 +295,7 @@ struct HandoffRig {
 };
 
 std::string fsTypeOf(const std::string& path) {
-  struct statfs sf{};
+  struct statfs sf {};
   if (::statfs(path.c_str(), &sf) != 0) return "?";
   if (sf.f_type == TMPFS_MAGIC) return "tmpfs";
   if (sf.f_type == EXT4_SUPER_MAGIC) return "ext4";
@@ -326,7 +333,8 @@ bool setUpRig(HandoffRig& r, const std::string& fixtureDir, const std::string& p
   (void)r.b->hello();
   SimAgent* A = r.a.get();
   SimAgent* B = r.b.get();
-  if (!pumpUntil({A, B}, [&] { return A->vcpus.size() == 2 && B->vcpus.size() == 2; }, 10s)) {
+  if (!pumpUntil(
+          {A, B}, [&] { return A->vcpus.size() == 2 && B->vcpus.size() == 2; }, 10s)) {
     std::cerr << r.label << ": agents not granted 2+2 vCPUs (alpha " << A->vcpus.size() << ", beta "
               << B->vcpus.size() << ")\n";
     return false;
@@ -350,11 +358,15 @@ bool handoffRound(HandoffRig& r, int i) {
   }
   // Wait on the loser alone, then on the gainer alone: each pump returns as soon as its message
   // arrives, so the polling adds nothing to the measured interval.
-  const bool revoked = pumpOne(loser, [&] { return loser->grants.size() > loserGrants; }, 5s);
-  const bool granted = revoked && pumpOne(gainer, [&] { return gainer->vcpus.size() == want; }, 5s);
-  if (!granted || loser->vcpus.size() + 1 != loserHad || gainer->grants.size() != gainerGrants + 1) {
-    std::cerr << r.label << " round " << i << ": no clean handoff (alpha " << r.a->vcpus.size() << " vCPUs, beta "
-              << r.b->vcpus.size() << ")\n" << r.h->admin("GET", "/v1/ledger").raw << "\n";
+  const bool revoked = pumpOne(
+      loser, [&] { return loser->grants.size() > loserGrants; }, 5s);
+  const bool granted = revoked && pumpOne(
+                                      gainer, [&] { return gainer->vcpus.size() == want; }, 5s);
+  if (!granted || loser->vcpus.size() + 1 != loserHad ||
+      gainer->grants.size() != gainerGrants + 1) {
+    std::cerr << r.label << " round " << i << ": no clean handoff (alpha " << r.a->vcpus.size()
+              << " vCPUs, beta " << r.b->vcpus.size() << ")\n"
+              << r.h->admin("GET", "/v1/ledger").raw << "\n";
     return false;
   }
   const auto grantAt = gainer->grants.back().at;
@@ -366,7 +378,8 @@ bool handoffRound(HandoffRig& r, int i) {
   return true;
 }
 
-int benchHandoff(const std::string& fixtureDir, int rounds, const std::vector<std::string>& parents) {
+int benchHandoff(const std::string& fixtureDir, int rounds,
+                 const std::vector<std::string>& parents) {
   std::vector<HandoffRig> rigs(parents.size());
   for (std::size_t k = 0; k < parents.size(); ++k) {
     rigs[k].label = "broker " + std::to_string(k + 1);
@@ -380,7 +393,8 @@ int benchHandoff(const std::string& fixtureDir, int rounds, const std::vector<st
   so.curveSecretKey = echoKeys->secretKey;
   auto echo = RawServer::start(so, RawServer::Mode::kEcho);
   if (!echo) return 1;
-  auto rtt = rawClient(echo->endpoint(), &*echoKeys, &*clientKeys, transport::kMaxAgentMessageBytes);
+  auto rtt =
+      rawClient(echo->endpoint(), &*echoKeys, &*clientKeys, transport::kMaxAgentMessageBytes);
   if (!rtt) return 1;
   // The same payload as a Grant of 3 vCPUs (what the broker sends in a handoff).
   proto::Envelope sample;
@@ -416,8 +430,11 @@ int benchHandoff(const std::string& fixtureDir, int rounds, const std::vector<st
     if (w >= 0) save.push_back(w);
   }
   const Summary rs = summarize(raw), ws = summarize(save);
-  std::printf("handoff A->B over 127.0.0.1 + CURVE, %d rounds per broker, brokers and baselines interleaved "
-              "(times in ms)\n\n", rounds);
+  std::printf(
+      "handoff A->B over 127.0.0.1 + CURVE, %d rounds per broker, brokers and baselines "
+      "interleaved "
+      "(times in ms)\n\n",
+      rounds);
   std::printf("| measured | samples | p50 | p99 | max | mean |\n|---|---|---|---|---|---|\n");
   std::vector<Summary> hs, e2e;
   for (const auto& r : rigs) {
@@ -428,16 +445,20 @@ int benchHandoff(const std::string& fixtureDir, int rounds, const std::vector<st
     hs.push_back(summarize(r.handoff));
     e2e.push_back(summarize(sum));
     printRow(("handoff, " + r.label + ": revoke received at A -> B's ack sent").c_str(), hs.back());
-    printRow(("end to end estimate, " + r.label + ": handoff + 1 raw round trip").c_str(), e2e.back());
+    printRow(("end to end estimate, " + r.label + ": handoff + 1 raw round trip").c_str(),
+             e2e.back());
   }
   printRow("baseline: raw ZeroMQ CURVE round trip (echo thread)", rs);
-  printRow(("baseline: atomic write+fsync+rename+fsync dir, " + std::to_string(stateBytes) + " bytes, broker 1's fs")
-               .c_str(), ws);
+  printRow(("baseline: atomic write+fsync+rename+fsync dir, " + std::to_string(stateBytes) +
+            " bytes, broker 1's fs")
+               .c_str(),
+           ws);
   std::printf("\n");
   for (std::size_t k = 0; k < rigs.size(); ++k) {
     printRatio(("handoff / raw round trip, " + rigs[k].label).c_str(), hs[k], rs);
-    std::printf("state saves per round, %s (broker counter): %.2f\n", rigs[k].label.c_str(),
-                (metric(*rigs[k].h, "vnuma_broker_state_saves_total") - rigs[k].savesBefore) / rounds);
+    std::printf(
+        "state saves per round, %s (broker counter): %.2f\n", rigs[k].label.c_str(),
+        (metric(*rigs[k].h, "vnuma_broker_state_saves_total") - rigs[k].savesBefore) / rounds);
   }
   printRatio(("handoff / atomic write, " + rigs[0].label).c_str(), hs[0], ws);
   if (rigs.size() == 2) printRatio("handoff broker 1 / broker 2", hs[0], hs[1]);
@@ -460,10 +481,12 @@ std::string writeManyVmFixture(const std::string& dir, int n) {
   const int perNode = (n + nodes - 1) / nodes;
   x << "<node>\n<cpu><nodes>" << nodes << "</nodes><sockets>1</sockets><cores>" << perNode
     << "</cores><threads>1</threads><active>" << perNode * nodes
-    << "</active><mhz>2000</mhz><model>x86_64</model></cpu>\n<memory>" << 256ull * 1024 * 1024 << "</memory>\n";
+    << "</active><mhz>2000</mhz><model>x86_64</model></cpu>\n<memory>" << 256ull * 1024 * 1024
+    << "</memory>\n";
   for (int i = 0; i < n; ++i) {
     x << "<domain type='test'><name>vm" << i << "</name><uuid>" << uuidFor(i) << "</uuid>"
-      << "<metadata><vnuma:vm xmlns:vnuma='https://vnuma.dev/xmlns/vnuma/1' managed='yes'/></metadata>"
+      << "<metadata><vnuma:vm xmlns:vnuma='https://vnuma.dev/xmlns/vnuma/1' "
+         "managed='yes'/></metadata>"
       << "<memory unit='KiB'>65536</memory><vcpu placement='static'>1</vcpu>"
       << "<cputune><vcpupin vcpu='0' cpuset='" << i << "'/></cputune>"
       << "<os><type arch='x86_64'>hvm</type></os><features><acpi/><apic/></features>"
@@ -491,8 +514,8 @@ rlim_t raiseFdLimit(rlim_t want) {
 std::size_t openFds() {
   std::error_code ec;
   std::size_t n = 0;
-  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();
-       it.increment(ec))
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
     ++n;
   return n;
 }
@@ -527,8 +550,8 @@ struct Window {
 // Sends through every sender as fast as its bounded queue takes it for `seconds`, draining
 // replies in between; `received()` is asked before and after (after a 300 ms drain).
 Window runWindow(int seconds, std::size_t n, const std::function<bool(std::size_t)>& send,
-                 const std::function<void(std::size_t)>& drain, const std::function<double()>& received,
-                 const std::set<pid_t>& receiverThreads) {
+                 const std::function<void(std::size_t)>& drain,
+                 const std::function<double()>& received, const std::set<pid_t>& receiverThreads) {
   Window w;
   const double before = received();
   const ThreadTable t0 = threadTable();
@@ -548,7 +571,8 @@ Window runWindow(int seconds, std::size_t n, const std::function<bool(std::size_
 void printWindow(const char* name, const Window& w) {
   std::printf("| %s | %.1f | %llu | %.0f | %.0f | %.1f %% | %.1f |\n", name, w.secs,
               static_cast<unsigned long long>(w.sent), w.received, w.received / w.secs,
-              100.0 * w.receiverCpuSec / w.secs, w.received > 0 ? 1e6 * w.receiverCpuSec / w.received : 0);
+              100.0 * w.receiverCpuSec / w.secs,
+              w.received > 0 ? 1e6 * w.receiverCpuSec / w.received : 0);
 }
 
 int benchReports(int agents, int seconds, int windows) {
@@ -588,15 +612,22 @@ int benchReports(int agents, int seconds, int windows) {
   }
   for (auto* a : ptrs) (void)a->hello();
   t0 = Clock::now();
-  const bool all = pumpUntil(ptrs, [&] {
-    return std::all_of(ptrs.begin(), ptrs.end(), [](SimAgent* a) { return a->welcomed && !a->vcpus.empty(); });
-  }, 120s);
-  const auto connected = std::count_if(ptrs.begin(), ptrs.end(), [](SimAgent* a) { return a->welcomed; });
-  std::printf("%ld/%d agents welcomed and granted in %.1f s\n", static_cast<long>(connected), agents,
-              std::chrono::duration<double>(Clock::now() - t0).count());
+  const bool all = pumpUntil(
+      ptrs,
+      [&] {
+        return std::all_of(ptrs.begin(), ptrs.end(),
+                           [](SimAgent* a) { return a->welcomed && !a->vcpus.empty(); });
+      },
+      120s);
+  const auto connected =
+      std::count_if(ptrs.begin(), ptrs.end(), [](SimAgent* a) { return a->welcomed; });
+  std::printf("%ld/%d agents welcomed and granted in %.1f s\n", static_cast<long>(connected),
+              agents, std::chrono::duration<double>(Clock::now() - t0).count());
   if (!all) return 1;
-  std::printf("descriptors: %zu open (limit %llu) with %d agents; broker-side TCP connections: %d\n", openFds(),
-              static_cast<unsigned long long>(fdLimit), agents, acceptedConnections(h.agentEndpoint()));
+  std::printf(
+      "descriptors: %zu open (limit %llu) with %d agents; broker-side TCP connections: %d\n",
+      openFds(), static_cast<unsigned long long>(fdLimit), agents,
+      acceptedConnections(h.agentEndpoint()));
 
   // Baseline: raw CURVE clients (the agents' keys) to a ROUTER that only decodes.
   transport::ServerOptions so;
@@ -609,18 +640,22 @@ int benchReports(int agents, int seconds, int windows) {
   const std::set<pid_t> rawThreads = newThreads(beforeRaw, threadTable());
   // As many raw clients as the descriptor limit leaves room for (each costs what a SimAgent
   // costs), at most one per agent; a margin stays for the admin calls and /proc reads.
-  const std::size_t perClient = std::max<std::size_t>(1, (openFds() - fdsBeforeAgents) / static_cast<std::size_t>(agents));
-  const std::size_t budget = fdLimit > openFds() + 1024 ? (fdLimit - openFds() - 1024) / perClient : 0;
-  const int rawCount = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(agents), budget));
+  const std::size_t perClient =
+      std::max<std::size_t>(1, (openFds() - fdsBeforeAgents) / static_cast<std::size_t>(agents));
+  const std::size_t budget =
+      fdLimit > openFds() + 1024 ? (fdLimit - openFds() - 1024) / perClient : 0;
+  const int rawCount =
+      static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(agents), budget));
   if (rawCount < 1) {
     std::cerr << "no descriptors left for the raw baseline (limit " << fdLimit << ")\n";
     return 1;
   }
-  std::printf("raw baseline clients: %d (%zu descriptors per client, limit %llu)\n", rawCount, perClient,
-              static_cast<unsigned long long>(fdLimit));
+  std::printf("raw baseline clients: %d (%zu descriptors per client, limit %llu)\n", rawCount,
+              perClient, static_cast<unsigned long long>(fdLimit));
   std::vector<std::unique_ptr<transport::Client>> raws;
   for (int i = 0; i < rawCount; ++i) {
-    auto c = rawClient(sink->endpoint(), &h.brokerKeys(), &h.agentKeys(uuidFor(i)), transport::kMaxAgentMessageBytes);
+    auto c = rawClient(sink->endpoint(), &h.brokerKeys(), &h.agentKeys(uuidFor(i)),
+                       transport::kMaxAgentMessageBytes);
     if (!c) return 1;
     raws.push_back(std::move(c));
   }
@@ -643,10 +678,12 @@ int benchReports(int agents, int seconds, int windows) {
   while (sink->received() < static_cast<std::uint64_t>(rawCount) && Clock::now() < connectDeadline)
     std::this_thread::sleep_for(10ms);
 
-  std::printf("\n%d agents and %d raw clients, %d windows of %d s each, alternating\n\n", agents, rawCount, windows,
-              seconds);
-  std::printf("| receiver | s | sent | received | received/s | receiver CPU (%% of one core) | receiver CPU us per message |\n"
-              "|---|---|---|---|---|---|---|\n");
+  std::printf("\n%d agents and %d raw clients, %d windows of %d s each, alternating\n\n", agents,
+              rawCount, windows, seconds);
+  std::printf(
+      "| receiver | s | sent | received | received/s | receiver CPU (%% of one core) | receiver "
+      "CPU us per message |\n"
+      "|---|---|---|---|---|---|---|\n");
   Window broker, raw;
   auto add = [](Window& sum, const Window& w) {
     sum.secs += w.secs;
@@ -656,26 +693,31 @@ int benchReports(int agents, int seconds, int windows) {
   };
   for (int w = 0; w < windows; ++w) {
     const Window bw = runWindow(
-        seconds, ptrs.size(), [&](std::size_t i) { return static_cast<bool>(ptrs[i]->report(0.5, 1)); },
-        [&](std::size_t i) { ptrs[i]->pump(0ms); }, [&] { return metric(h, "vnuma_broker_agent_reports_total"); },
-        brokerThreads);
+        seconds, ptrs.size(),
+        [&](std::size_t i) { return static_cast<bool>(ptrs[i]->report(0.5, 1)); },
+        [&](std::size_t i) { ptrs[i]->pump(0ms); },
+        [&] { return metric(h, "vnuma_broker_agent_reports_total"); }, brokerThreads);
     printWindow("broker engine (real Engine, sim agents)", bw);
     add(broker, bw);
     const Window rw = runWindow(
-        seconds, raws.size(), [&](std::size_t i) { return static_cast<bool>(raws[i]->send(repBytes)); },
-        [&](std::size_t i) { (void)raws[i]->receive(0ms); }, [&] { return static_cast<double>(sink->received()); },
-        rawThreads);
+        seconds, raws.size(),
+        [&](std::size_t i) { return static_cast<bool>(raws[i]->send(repBytes)); },
+        [&](std::size_t i) { (void)raws[i]->receive(0ms); },
+        [&] { return static_cast<double>(sink->received()); }, rawThreads);
     printWindow("baseline: raw ROUTER, decode only", rw);
     add(raw, rw);
   }
   printWindow("broker engine, all windows", broker);
   printWindow("baseline raw, all windows", raw);
   const double bRate = broker.received / broker.secs, rRate = raw.received / raw.secs;
-  const double bCpu = broker.receiverCpuSec / broker.received, rCpu = raw.receiverCpuSec / raw.received;
-  std::printf("\nratio broker / raw: throughput %.2fx, receiver CPU per message %.2fx\n", bRate / rRate, bCpu / rCpu);
+  const double bCpu = broker.receiverCpuSec / broker.received,
+               rCpu = raw.receiverCpuSec / raw.received;
+  std::printf("\nratio broker / raw: throughput %.2fx, receiver CPU per message %.2fx\n",
+              bRate / rRate, bCpu / rCpu);
   std::printf("broker reports per second of its own CPU (one core fully busy): %.0f\n", 1.0 / bCpu);
   std::printf("broker accepted %.0f of %llu sent (%.2f %%)\n", broker.received,
-              static_cast<unsigned long long>(broker.sent), 100.0 * broker.received / static_cast<double>(broker.sent));
+              static_cast<unsigned long long>(broker.sent),
+              100.0 * broker.received / static_cast<double>(broker.sent));
   raws.clear();
   sink.reset();
   h.stop();
@@ -698,10 +740,13 @@ int benchAdmin(const std::string& fixtureDir, int requests) {
   if (!client || !echo) return 1;
   auto echoClient = rawClient(echo->endpoint(), nullptr, nullptr, transport::kMaxAdminMessageBytes);
   if (!echoClient) return 1;
-  std::printf("%d sequential requests per path, one client, interleaved with raw ipc:// round trips (times in us)\n\n",
-              requests);
-  std::printf("| request | req/s | p50 | p99 | raw p50 | raw p99 | ratio p50 | ratio p99 | reply bytes |\n"
-              "|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "%d sequential requests per path, one client, interleaved with raw ipc:// round trips (times "
+      "in us)\n\n",
+      requests);
+  std::printf(
+      "| request | req/s | p50 | p99 | raw p50 | raw p99 | ratio p50 | ratio p99 | reply bytes |\n"
+      "|---|---|---|---|---|---|---|---|---|\n");
   for (const char* path : {"/v1/health", "/v1/vms", "/v1/ledger", "/v1/metrics"}) {
     std::vector<double> us, rawUs;
     double busySec = 0;
@@ -729,10 +774,13 @@ int benchAdmin(const std::string& fixtureDir, int requests) {
       rawUs.push_back(raw * 1e3);
     }
     const Summary a = summarize(us), r = summarize(rawUs);
-    std::printf("| GET %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.2fx | %.2fx | %zu |\n", path, requests / busySec, a.p50,
-                a.p99, r.p50, r.p99, a.p50 / r.p50, a.p99 / r.p99, replyBytes);
+    std::printf("| GET %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.2fx | %.2fx | %zu |\n", path,
+                requests / busySec, a.p50, a.p99, r.p50, r.p99, a.p50 / r.p50, a.p99 / r.p99,
+                replyBytes);
   }
-  std::printf("\nreq/s = requests / time spent in admin round trips (the interleaved raw round trips excluded)\n");
+  std::printf(
+      "\nreq/s = requests / time spent in admin round trips (the interleaved raw round trips "
+      "excluded)\n");
   return 0;
 }
 
@@ -748,8 +796,9 @@ int main(int argc, char** argv) {
   if (std::filesystem::is_directory("/dev/shm")) stateParents.push_back("/dev/shm");
   auto* handoff = app.add_subcommand("handoff", "pCPU handoff latency");
   handoff->add_option("--rounds", rounds)->check(CLI::Range(2, 10000));
-  handoff->add_option("--state-parents", stateParents,
-                      "one broker per directory (its state, keys and sockets under it), interleaved")
+  handoff
+      ->add_option("--state-parents", stateParents,
+                   "one broker per directory (its state, keys and sockets under it), interleaved")
       ->check(CLI::ExistingDirectory);
   auto* reports = app.add_subcommand("reports", "reports/s with many agents");
   reports->add_option("--agents", agents)->check(CLI::Range(1, 1000));

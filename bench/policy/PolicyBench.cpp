@@ -1,4 +1,5 @@
-// policy_bench: how long one rebalancing decision takes on a big host, for docs/benchmarks-policy.md.
+// policy_bench: how long one rebalancing decision takes on a big host, for
+// docs/benchmarks-policy.md.
 //
 //   policy_bench [--models demand,static] [--step-ms 50] [--duration S] [SCENARIO.json ...]
 //
@@ -6,12 +7,11 @@
 // simulator: the real ledger, plan executor and policy, simulated agents that report every
 // second and ack after 2-20 ms, random bursty demand. A decision is one policy tick: decide()
 // plus planSteps() on the live ledger, timed with steady_clock; p50 and p99 over every tick of
-// the run, for decide() alone and for both. The baselines are measured in the same run: the static policy on the same host and
-// VMs, and the 100-VM scenario on the same host as the 500-VM one.
-// A third baseline attributes the cost: one VmSpec::pinnedPcpus() per VM, timed alone.
-// Prints a Markdown table (the one in docs/benchmarks-policy.md).
+// the run, for decide() alone and for both. The baselines are measured in the same run: the static
+// policy on the same host and VMs, and the 100-VM scenario on the same host as the 500-VM one. A
+// third baseline attributes the cost: one VmSpec::pinnedPcpus() per VM, timed alone. Prints a
+// Markdown table (the one in docs/benchmarks-policy.md).
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -41,7 +41,8 @@ double pinWalkUs(const sim::Scenario& sc) {
   for (int round = 0; round < 21; ++round) {
     const auto t0 = std::chrono::steady_clock::now();
     for (const auto& s : specs) sink += s.pinnedPcpus().count();
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    us.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(us.begin(), us.end());
   return sink > 0 ? us[us.size() / 2] : 0;
@@ -59,7 +60,8 @@ int main(int argc, char** argv) {
   app.add_option("--models", models, "comma-separated: demand, static");
   app.add_option("--step-ms", stepMs, "simulation step (the decision timing does not depend on it)")
       ->check(CLI::Range(1.0, 1000.0));
-  app.add_option("--duration", duration, "seconds to simulate (default: the scenario's)")->check(CLI::Range(1.0, 86400.0));
+  app.add_option("--duration", duration, "seconds to simulate (default: the scenario's)")
+      ->check(CLI::Range(1.0, 86400.0));
   CLI11_PARSE(app, argc, argv);
   if (scenarios.empty()) {
     for (const auto& e : std::filesystem::directory_iterator(VNUMA_POLICY_BENCH_DIR))
@@ -67,8 +69,10 @@ int main(int argc, char** argv) {
     std::sort(scenarios.begin(), scenarios.end());
   }
 
-  std::printf("| scenario | host | VMs | policy | ticks | decide p50 / p99 (us) | decide + plan p50 / p99 (us) | "
-              "handoffs/tick | one pin walk per VM (us) | simulated in (s) |\n");
+  std::printf(
+      "| scenario | host | VMs | policy | ticks | decide p50 / p99 (us) | decide + plan p50 / p99 "
+      "(us) | "
+      "handoffs/tick | one pin walk per VM (us) | simulated in (s) |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   std::stringstream list(models);
   std::vector<std::string> modelList;
@@ -90,20 +94,25 @@ int main(int argc, char** argv) {
       opts.seriesPeriodS = 0;
       const auto t0 = std::chrono::steady_clock::now();
       auto r = sim::simulate(*sc, model, opts);
-      const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double wall =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (!r) {
         std::cerr << "policy_bench: " << path << ": " << r.error().describe() << "\n";
         return 2;
       }
       if (r->overlaps || r->ledgerViolations || r->refusedEdits) {
-        std::cerr << "policy_bench: " << path << " " << model << ": invariant broken (overlaps " << r->overlaps << ")\n";
+        std::cerr << "policy_bench: " << path << " " << model << ": invariant broken (overlaps "
+                  << r->overlaps << ")\n";
         return 1;
       }
       // One tick at 0, tick_ms, 2 tick_ms, ... while t < duration.
-      const double ticks = std::ceil(sc->durationS * 1000.0 / static_cast<double>(opts.params.tickMs) - 1e-9);
-      std::printf("| %s | %s | %zu | %s | %.0f | %.0f / %.0f | %.0f / %.0f | %.1f | %.0f | %.1f |\n", sc->name.c_str(),
-                  describeHost(sc->host).c_str(), sc->vms.size(), model.c_str(), ticks, r->decideP50Us, r->decideP99Us,
-                  r->decisionP50Us, r->decisionP99Us, static_cast<double>(r->handoffs) / ticks, pinWalkUs(*sc), wall);
+      const double ticks =
+          std::ceil(sc->durationS * 1000.0 / static_cast<double>(opts.params.tickMs) - 1e-9);
+      std::printf(
+          "| %s | %s | %zu | %s | %.0f | %.0f / %.0f | %.0f / %.0f | %.1f | %.0f | %.1f |\n",
+          sc->name.c_str(), describeHost(sc->host).c_str(), sc->vms.size(), model.c_str(), ticks,
+          r->decideP50Us, r->decideP99Us, r->decisionP50Us, r->decisionP99Us,
+          static_cast<double>(r->handoffs) / ticks, pinWalkUs(*sc), wall);
       std::fflush(stdout);
     }
   }

@@ -1,12 +1,12 @@
 #include "common/config/ConfigFile.hpp"
 
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
 #include <cerrno>
 #include <cmath>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <toml++/toml.h>
 
 namespace vnuma {
 
@@ -19,7 +19,8 @@ std::vector<std::string> splitKey(std::string_view key) {
   std::size_t start = 0;
   while (true) {
     std::size_t dot = key.find('.', start);
-    parts.emplace_back(key.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    parts.emplace_back(
+        key.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
@@ -47,7 +48,8 @@ std::string valueText(const toml::node& n) {
   if (auto b = n.as_boolean()) return b->get() ? "true" : "false";
   std::ostringstream ss;
   n.visit([&](const auto& v) {
-    if constexpr (toml::is_date<decltype(v)> || toml::is_time<decltype(v)> || toml::is_date_time<decltype(v)>) {
+    if constexpr (toml::is_date<decltype(v)> || toml::is_time<decltype(v)> ||
+                  toml::is_date_time<decltype(v)>) {
       ss << v;
     }
   });
@@ -57,16 +59,26 @@ std::string valueText(const toml::node& n) {
 // Type and value, for type mismatches ("got string \"5\"").
 std::string typedText(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "string " + valueText(n);
-    case toml::node_type::integer: return "integer " + valueText(n);
-    case toml::node_type::floating_point: return "float " + valueText(n);
-    case toml::node_type::boolean: return "boolean " + valueText(n);
-    case toml::node_type::array: return "array";
-    case toml::node_type::table: return "table";
-    case toml::node_type::date: return "date " + valueText(n);
-    case toml::node_type::time: return "time " + valueText(n);
-    case toml::node_type::date_time: return "date-time " + valueText(n);
-    case toml::node_type::none: break;
+    case toml::node_type::string:
+      return "string " + valueText(n);
+    case toml::node_type::integer:
+      return "integer " + valueText(n);
+    case toml::node_type::floating_point:
+      return "float " + valueText(n);
+    case toml::node_type::boolean:
+      return "boolean " + valueText(n);
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::date:
+      return "date " + valueText(n);
+    case toml::node_type::time:
+      return "time " + valueText(n);
+    case toml::node_type::date_time:
+      return "date-time " + valueText(n);
+    case toml::node_type::none:
+      break;
   }
   return "nothing";
 }
@@ -114,7 +126,8 @@ struct ConfigFile::Impl {
   }
 
   // Finds the first key never asked for, depth first in file order of the table.
-  const toml::key* firstUnknown(const toml::table& table, const std::string& prefix, std::string& path) const {
+  const toml::key* firstUnknown(const toml::table& table, const std::string& prefix,
+                                std::string& path) const {
     for (const auto& [k, node] : table) {
       std::string p = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
       if (const toml::table* sub = node.as_table()) {
@@ -162,7 +175,8 @@ Result<ConfigFile> ConfigFile::load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
-    return Error(err == ENOENT ? Errc::kNotFound : Errc::kSystem, "cannot open config file " + path, err);
+    return Error(err == ENOENT ? Errc::kNotFound : Errc::kSystem, "cannot open config file " + path,
+                 err);
   }
   std::ostringstream ss;
   ss << in.rdbuf();
@@ -176,7 +190,8 @@ Result<ConfigFile> ConfigFile::parse(std::string_view text, std::string sourceNa
   try {
     impl->root = toml::parse(text, impl->source);
   } catch (const toml::parse_error& e) {
-    return Error(Errc::kInvalidArgument, impl->where(e.source()) + ": " + std::string(e.description()));
+    return Error(Errc::kInvalidArgument,
+                 impl->where(e.source()) + ": " + std::string(e.description()));
   } catch (const std::exception& e) {
     return Error(Errc::kInvalidArgument, impl->source + ": " + e.what());
   }
@@ -213,19 +228,22 @@ Result<std::string> ConfigFile::getEnum(std::string_view key, std::string fallba
   return impl_->valueError(**n, key, "expected one of [" + list + "], got " + valueText(**n));
 }
 
-Result<std::int64_t> ConfigFile::getInt(std::string_view key, std::int64_t fallback, std::int64_t min,
-                                        std::int64_t max) const {
+Result<std::int64_t> ConfigFile::getInt(std::string_view key, std::int64_t fallback,
+                                        std::int64_t min, std::int64_t max) const {
   auto n = impl_->find(key);
   if (!n) return std::move(n).error();
   if (*n == nullptr) return fallback;
-  const std::string expected = "expected integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  const std::string expected =
+      "expected integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
   const auto* i = (*n)->as_integer();
   if (i == nullptr) return impl_->valueError(**n, key, expected + ", got " + typedText(**n));
-  if (i->get() < min || i->get() > max) return impl_->valueError(**n, key, expected + ", got " + valueText(**n));
+  if (i->get() < min || i->get() > max)
+    return impl_->valueError(**n, key, expected + ", got " + valueText(**n));
   return i->get();
 }
 
-Result<double> ConfigFile::getDouble(std::string_view key, double fallback, double min, double max) const {
+Result<double> ConfigFile::getDouble(std::string_view key, double fallback, double min,
+                                     double max) const {
   auto n = impl_->find(key);
   if (!n) return std::move(n).error();
   if (*n == nullptr) return fallback;
@@ -238,7 +256,8 @@ Result<double> ConfigFile::getDouble(std::string_view key, double fallback, doub
   } else {
     return impl_->valueError(**n, key, expected + ", got " + typedText(**n));
   }
-  if (!(v >= min && v <= max)) return impl_->valueError(**n, key, expected + ", got " + valueText(**n));
+  if (!(v >= min && v <= max))
+    return impl_->valueError(**n, key, expected + ", got " + valueText(**n));
   return v;
 }
 
@@ -256,7 +275,8 @@ Result<std::vector<std::string>> ConfigFile::getStringList(std::string_view key)
   std::vector<std::string> out;
   if (*n == nullptr) return out;
   const auto* arr = (*n)->as_array();
-  if (arr == nullptr) return impl_->valueError(**n, key, "expected array of strings, got " + typedText(**n));
+  if (arr == nullptr)
+    return impl_->valueError(**n, key, "expected array of strings, got " + typedText(**n));
   for (std::size_t i = 0; i < arr->size(); ++i) {
     const toml::node& el = *arr->get(i);
     const auto* s = el.as_string();
@@ -275,7 +295,8 @@ Result<CpuSet> ConfigFile::getCpuList(std::string_view key, CpuSet fallback) con
   if (*n == nullptr) return fallback;
   const auto* s = (*n)->as_string();
   if (s == nullptr) {
-    return impl_->valueError(**n, key, "expected a cpulist string like \"0-3,8\", got " + typedText(**n));
+    return impl_->valueError(**n, key,
+                             "expected a cpulist string like \"0-3,8\", got " + typedText(**n));
   }
   auto set = CpuSet::parseList(s->get());
   if (!set) return impl_->valueError(**n, key, set.error().message());
@@ -307,12 +328,14 @@ Result<void> ConfigFile::rejectUnknownKeys() const {
   const auto known = impl_->knownChildren(table);
   std::string hint;
   if (table.empty()) {
-    hint = known.empty() ? "no keys are known at top level" : "known at top level: " + joinNames(known);
+    hint = known.empty() ? "no keys are known at top level"
+                         : "known at top level: " + joinNames(known);
   } else {
     hint = known.empty() ? "no keys are known in [" + table + "]"
                          : "known in [" + table + "]: " + joinNames(known);
   }
-  return Error(Errc::kInvalidArgument, impl_->where(k->source()) + ": unknown key '" + path + "' (" + hint + ")");
+  return Error(Errc::kInvalidArgument,
+               impl_->where(k->source()) + ": unknown key '" + path + "' (" + hint + ")");
 }
 
 const std::string& ConfigFile::source() const { return impl_->source; }

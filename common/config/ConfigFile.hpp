@@ -9,10 +9,10 @@
 //                                                  //  (known in [agent]: period_ms, ...)"
 // Errors name file:line:col of the offending value and say what was expected, never clamp:
 //   "vnuma.toml:2:13: agent.period_ms: expected integer in [100, 60000], got 5"
-// Missing keys give the fallback (defaults are not range-checked). Errors are Errc::kInvalidArgument
-// (load(): kNotFound / kSystem when the file cannot be read).
-// Keys are dotted paths of bare names (no quoted keys containing dots). Every getter and has()
-// marks its key as known for rejectUnknownKeys(). Not thread-safe (records which keys were read).
+// Missing keys give the fallback (defaults are not range-checked). Errors are
+// Errc::kInvalidArgument (load(): kNotFound / kSystem when the file cannot be read). Keys are
+// dotted paths of bare names (no quoted keys containing dots). Every getter and has() marks its key
+// as known for rejectUnknownKeys(). Not thread-safe (records which keys were read).
 
 #include <cstdint>
 #include <memory>

@@ -1,5 +1,3 @@
-#include "common/config/ConfigFile.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -8,6 +6,8 @@
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "common/config/ConfigFile.hpp"
 
 namespace vnuma {
 namespace {
@@ -29,12 +29,14 @@ std::string show(const Result<T>& r, std::function<std::string(const T&)> fmt) {
 
 Probe intOf(std::string key, std::int64_t fallback, std::int64_t min, std::int64_t max) {
   return [=](const ConfigFile& f) {
-    return show<std::int64_t>(f.getInt(key, fallback, min, max), [](const std::int64_t& v) { return std::to_string(v); });
+    return show<std::int64_t>(f.getInt(key, fallback, min, max),
+                              [](const std::int64_t& v) { return std::to_string(v); });
   };
 }
 Probe doubleOf(std::string key, double fallback, double min, double max) {
   return [=](const ConfigFile& f) {
-    return show<double>(f.getDouble(key, fallback, min, max), [](const double& v) { return std::to_string(v); });
+    return show<double>(f.getDouble(key, fallback, min, max),
+                        [](const double& v) { return std::to_string(v); });
   };
 }
 Probe stringOf(std::string key, std::string fallback) {
@@ -44,7 +46,8 @@ Probe stringOf(std::string key, std::string fallback) {
 }
 Probe enumOf(std::string key, std::string fallback, std::vector<std::string> allowed) {
   return [=](const ConfigFile& f) {
-    return show<std::string>(f.getEnum(key, fallback, allowed), [](const std::string& v) { return v; });
+    return show<std::string>(f.getEnum(key, fallback, allowed),
+                             [](const std::string& v) { return v; });
   };
 }
 Probe boolOf(std::string key, bool fallback) {
@@ -54,16 +57,19 @@ Probe boolOf(std::string key, bool fallback) {
 }
 Probe listOf(std::string key) {
   return [=](const ConfigFile& f) {
-    return show<std::vector<std::string>>(f.getStringList(key), [](const std::vector<std::string>& v) {
-      std::string out = "[";
-      for (const auto& s : v) out += (out.size() > 1 ? "," : "") + s;
-      return out + "]";
-    });
+    return show<std::vector<std::string>>(f.getStringList(key),
+                                          [](const std::vector<std::string>& v) {
+                                            std::string out = "[";
+                                            for (const auto& s : v)
+                                              out += (out.size() > 1 ? "," : "") + s;
+                                            return out + "]";
+                                          });
   };
 }
 Probe cpusOf(std::string key, CpuSet fallback) {
   return [=](const ConfigFile& f) {
-    return show<CpuSet>(f.getCpuList(key, fallback), [](const CpuSet& v) { return "cpus " + v.toList(); });
+    return show<CpuSet>(f.getCpuList(key, fallback),
+                        [](const CpuSet& v) { return "cpus " + v.toList(); });
   };
 }
 
@@ -76,17 +82,23 @@ struct GetterCase {
 
 TEST(ConfigFileGetters, TableDriven) {
   const GetterCase cases[] = {
-      {"int in range", "[agent]\nperiod_ms = 500\n", intOf("agent.period_ms", 1000, 100, 60000), "500"},
-      {"int missing uses fallback", "[agent]\n", intOf("agent.period_ms", 1000, 100, 60000), "1000"},
+      {"int in range", "[agent]\nperiod_ms = 500\n", intOf("agent.period_ms", 1000, 100, 60000),
+       "500"},
+      {"int missing uses fallback", "[agent]\n", intOf("agent.period_ms", 1000, 100, 60000),
+       "1000"},
       {"int table missing uses fallback", "", intOf("agent.period_ms", 1000, 100, 60000), "1000"},
       {"int below range is refused, not clamped", "[agent]\nperiod_ms = 5\n",
        intOf("agent.period_ms", 1000, 100, 60000),
        "error: test.toml:2:13: agent.period_ms: expected integer in [100, 60000], got 5"},
-      {"int above range", "[agent]\nperiod_ms = 60001\n", intOf("agent.period_ms", 1000, 100, 60000),
+      {"int above range", "[agent]\nperiod_ms = 60001\n",
+       intOf("agent.period_ms", 1000, 100, 60000),
        "error: test.toml:2:13: agent.period_ms: expected integer in [100, 60000], got 60001"},
-      {"int given as string", "[agent]\nperiod_ms = \"500\"\n", intOf("agent.period_ms", 1000, 100, 60000),
-       "error: test.toml:2:13: agent.period_ms: expected integer in [100, 60000], got string \"500\""},
-      {"int given as float", "[agent]\nperiod_ms = 5.5\n", intOf("agent.period_ms", 1000, 100, 60000),
+      {"int given as string", "[agent]\nperiod_ms = \"500\"\n",
+       intOf("agent.period_ms", 1000, 100, 60000),
+       "error: test.toml:2:13: agent.period_ms: expected integer in [100, 60000], got string "
+       "\"500\""},
+      {"int given as float", "[agent]\nperiod_ms = 5.5\n",
+       intOf("agent.period_ms", 1000, 100, 60000),
        "error: test.toml:2:13: agent.period_ms: expected integer in [100, 60000], got float 5.5"},
       {"negative range", "x = -3\n", intOf("x", 0, -5, -1), "-3"},
       {"prefix is not a table", "agent = 3\n", intOf("agent.period_ms", 1000, 100, 60000),
@@ -99,16 +111,18 @@ TEST(ConfigFileGetters, TableDriven) {
        "error: test.toml:1:9: ratio: expected number in [0.5, 2], got nan"},
       {"double given as bool", "ratio = true\n", doubleOf("ratio", 1.0, 0.5, 2.0),
        "error: test.toml:1:9: ratio: expected number in [0.5, 2], got boolean true"},
-      {"string", "[broker]\nendpoint = \"tcp://127.0.0.1:5555\"\n", stringOf("broker.endpoint", "x"),
-       "tcp://127.0.0.1:5555"},
+      {"string", "[broker]\nendpoint = \"tcp://127.0.0.1:5555\"\n",
+       stringOf("broker.endpoint", "x"), "tcp://127.0.0.1:5555"},
       {"string missing", "", stringOf("broker.endpoint", "ipc:///run/vnuma"), "ipc:///run/vnuma"},
       {"string given as int", "[broker]\nendpoint = 5\n", stringOf("broker.endpoint", "x"),
        "error: test.toml:2:12: broker.endpoint: expected string, got integer 5"},
       {"string given as array", "[broker]\nendpoint = [1]\n", stringOf("broker.endpoint", "x"),
        "error: test.toml:2:12: broker.endpoint: expected string, got array"},
-      {"enum allowed", "mode = \"strict\"\n", enumOf("mode", "loose", {"strict", "loose"}), "strict"},
+      {"enum allowed", "mode = \"strict\"\n", enumOf("mode", "loose", {"strict", "loose"}),
+       "strict"},
       {"enum missing", "", enumOf("mode", "loose", {"strict", "loose"}), "loose"},
-      {"enum not allowed lists choices", "mode = \"medium\"\n", enumOf("mode", "loose", {"strict", "loose"}),
+      {"enum not allowed lists choices", "mode = \"medium\"\n",
+       enumOf("mode", "loose", {"strict", "loose"}),
        "error: test.toml:1:8: mode: expected one of [strict, loose], got \"medium\""},
       {"enum wrong type", "mode = 1\n", enumOf("mode", "loose", {"strict", "loose"}),
        "error: test.toml:1:8: mode: expected one of [strict, loose], got integer 1"},
@@ -125,13 +139,16 @@ TEST(ConfigFileGetters, TableDriven) {
       {"cpu list", "[broker]\nreserved = \"0-1,8\"\n", cpusOf("broker.reserved", {}), "cpus 0-1,8"},
       {"cpu list missing", "", cpusOf("broker.reserved", {0}), "cpus 0"},
       {"cpu list reversed range", "[broker]\nreserved = \"3-1\"\n", cpusOf("broker.reserved", {}),
-       "error: test.toml:2:12: broker.reserved: invalid cpulist '3-1': bad range '3-1': start is above end"},
+       "error: test.toml:2:12: broker.reserved: invalid cpulist '3-1': bad range '3-1': start is "
+       "above end"},
       {"cpu list given as int", "[broker]\nreserved = 3\n", cpusOf("broker.reserved", {}),
-       "error: test.toml:2:12: broker.reserved: expected a cpulist string like \"0-3,8\", got integer 3"},
+       "error: test.toml:2:12: broker.reserved: expected a cpulist string like \"0-3,8\", got "
+       "integer 3"},
       {"long string value is cut", "s = \"" + std::string(60, 'x') + "\"\n", intOf("s", 0, 0, 1),
-       "error: test.toml:1:5: s: expected integer in [0, 1], got string \"" + std::string(40, 'x') + "...\""},
-      {"inline table and dotted keys", "agent = { period_ms = 200 }\n", intOf("agent.period_ms", 1000, 100, 60000),
-       "200"},
+       "error: test.toml:1:5: s: expected integer in [0, 1], got string \"" + std::string(40, 'x') +
+           "...\""},
+      {"inline table and dotted keys", "agent = { period_ms = 200 }\n",
+       intOf("agent.period_ms", 1000, 100, 60000), "200"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.description);
@@ -150,17 +167,22 @@ TEST(ConfigFileParse, SyntaxErrorsCarryFileLineColumn) {
   };
   const Case cases[] = {
       {"unterminated string", "[agent]\nname = \"abc\n",
-       "test.toml:2:12: Error while parsing string: unescaped control characters other than TAB (U+0009) "
+       "test.toml:2:12: Error while parsing string: unescaped control characters other than TAB "
+       "(U+0009) "
        "are explicitly prohibited"},
       {"duplicate key", "a = 1\na = 2\n",
        "test.toml:2:5: Error while parsing key-value pair: cannot redefine existing integer 'a'"},
-      {"missing value", "a = \n", "test.toml:1:5: Error while parsing key-value pair: expected value, saw '\\n'"},
+      {"missing value", "a = \n",
+       "test.toml:1:5: Error while parsing key-value pair: expected value, saw '\\n'"},
       {"garbage header", "[[[\n",
-       "test.toml:1:3: Error while parsing key: expected bare key starting character or string delimiter, saw '['"},
+       "test.toml:1:3: Error while parsing key: expected bare key starting character or string "
+       "delimiter, saw '['"},
       {"value redefined as table", "a = 1\n[a]\n",
-       "test.toml:2:1: Error while parsing table header: cannot redefine existing integer 'a' as table"},
+       "test.toml:2:1: Error while parsing table header: cannot redefine existing integer 'a' as "
+       "table"},
       {"integer overflow", "x = 99999999999999999999\n",
-       "test.toml:1:25: Error while parsing decimal integer: '99999999999999999999' is not representable in 64 bits"},
+       "test.toml:1:25: Error while parsing decimal integer: '99999999999999999999' is not "
+       "representable in 64 bits"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.description);
@@ -192,7 +214,8 @@ TEST(ConfigFileUnknownKeys, TableDriven) {
        "test.toml:1:2: unknown key 'agnt' (known at top level: agent, log)"},
       {"unknown top-level key", "verbose = true\n", readAgent,
        "test.toml:1:1: unknown key 'verbose' (known at top level: agent, log)"},
-      {"nothing known", "x = 1\n", [](const ConfigFile&) {}, "test.toml:1:1: unknown key 'x' (no keys are known at top level)"},
+      {"nothing known", "x = 1\n", [](const ConfigFile&) {},
+       "test.toml:1:1: unknown key 'x' (no keys are known at top level)"},
       {"first unknown is reported", "[agent]\nperiod_ms = 200\nzzz = 1\naaa = 2\n", readAgent,
        "test.toml:4:1: unknown key 'agent.aaa' (known in [agent]: cgroup_root, period_ms)"},
       {"empty known table is fine", "[agent]\n", readAgent, ""},
@@ -203,8 +226,10 @@ TEST(ConfigFileUnknownKeys, TableDriven) {
        },
        "test.toml:5:1: unknown key 'vm.db.memroy_mb' (known in [vm.db]: cpus)"},
       {"a value under a per-VM parent is not a table", "[vm]\nx = 1\n",
-       [](const ConfigFile& f) { (void)f.tableNames("vm"); }, "test.toml:2:1: unknown key 'vm.x' (no keys are known in [vm])"},
-      {"an empty per-VM table is known", "[vm.web1]\n", [](const ConfigFile& f) { (void)f.tableNames("vm"); }, ""},
+       [](const ConfigFile& f) { (void)f.tableNames("vm"); },
+       "test.toml:2:1: unknown key 'vm.x' (no keys are known in [vm])"},
+      {"an empty per-VM table is known", "[vm.web1]\n",
+       [](const ConfigFile& f) { (void)f.tableNames("vm"); }, ""},
       {"has() marks as read", "[agent]\nperiod_ms = 200\n",
        [](const ConfigFile& f) { (void)f.has("agent.period_ms"); }, ""},
   };
@@ -239,7 +264,8 @@ TEST(ConfigFileLoad, ReadsAFileAndNamesMissingOnes) {
   auto missing = ConfigFile::load("/nonexistent/vnuma.toml");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code(), Errc::kNotFound);
-  EXPECT_EQ(missing.error().describe(), "cannot open config file /nonexistent/vnuma.toml: No such file or directory");
+  EXPECT_EQ(missing.error().describe(),
+            "cannot open config file /nonexistent/vnuma.toml: No such file or directory");
 
   std::string path = (std::filesystem::temp_directory_path() / "vnuma-config-test.toml").string();
   {
@@ -250,7 +276,8 @@ TEST(ConfigFileLoad, ReadsAFileAndNamesMissingOnes) {
   ASSERT_TRUE(f.ok()) << f.error().describe();
   auto v = f->getInt("agent.period_ms", 1000, 100, 60000);
   ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.error().describe(), path + ":3:13: agent.period_ms: expected integer in [100, 60000], got 50");
+  EXPECT_EQ(v.error().describe(),
+            path + ":3:13: agent.period_ms: expected integer in [100, 60000], got 50");
   std::filesystem::remove(path);
 }
 

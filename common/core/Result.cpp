@@ -6,16 +6,26 @@ namespace vnuma {
 
 const char* errcName(Errc c) noexcept {
   switch (c) {
-    case Errc::kInvalidArgument: return "invalid-argument";
-    case Errc::kNotFound: return "not-found";
-    case Errc::kConflict: return "conflict";
-    case Errc::kSystem: return "system";
-    case Errc::kHypervisor: return "hypervisor";
-    case Errc::kTimeout: return "timeout";
-    case Errc::kProtocol: return "protocol";
-    case Errc::kUnsupportedVersion: return "version";
-    case Errc::kUnavailable: return "unavailable";
-    case Errc::kInternal: return "internal";
+    case Errc::kInvalidArgument:
+      return "invalid-argument";
+    case Errc::kNotFound:
+      return "not-found";
+    case Errc::kConflict:
+      return "conflict";
+    case Errc::kSystem:
+      return "system";
+    case Errc::kHypervisor:
+      return "hypervisor";
+    case Errc::kTimeout:
+      return "timeout";
+    case Errc::kProtocol:
+      return "protocol";
+    case Errc::kUnsupportedVersion:
+      return "version";
+    case Errc::kUnavailable:
+      return "unavailable";
+    case Errc::kInternal:
+      return "internal";
   }
   return "unknown";
 }

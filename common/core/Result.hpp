@@ -17,16 +17,16 @@ namespace vnuma {
 
 // Error domains, so callers can branch without string matching.
 enum class Errc {
-  kInvalidArgument,  // bad input: a parser or validator refused it
-  kNotFound,         // a file, VM, cgroup or key that does not exist
-  kConflict,         // would break an invariant (e.g. a pCPU already held)
-  kSystem,           // an OS call failed; errnum holds errno
-  kHypervisor,       // libvirt failed
-  kTimeout,          // a deadline passed
-  kProtocol,         // a peer sent something malformed or out of order
+  kInvalidArgument,     // bad input: a parser or validator refused it
+  kNotFound,            // a file, VM, cgroup or key that does not exist
+  kConflict,            // would break an invariant (e.g. a pCPU already held)
+  kSystem,              // an OS call failed; errnum holds errno
+  kHypervisor,          // libvirt failed
+  kTimeout,             // a deadline passed
+  kProtocol,            // a peer sent something malformed or out of order
   kUnsupportedVersion,  // a peer speaks a protocol version we do not
-  kUnavailable,      // a dependency is not there (no cgroup controller, no libvirt)
-  kInternal,         // a bug: an invariant check fired
+  kUnavailable,         // a dependency is not there (no cgroup controller, no libvirt)
+  kInternal,            // a bug: an invariant check fired
 };
 
 const char* errcName(Errc c) noexcept;
@@ -37,7 +37,9 @@ class Error {
       : code_(code), message_(std::move(message)), errnum_(errnum) {}
 
   // Builds a kSystem error from the current errno (call right after the failing call).
-  static Error fromErrno(std::string message) { return Error(Errc::kSystem, std::move(message), errno); }
+  static Error fromErrno(std::string message) {
+    return Error(Errc::kSystem, std::move(message), errno);
+  }
 
   Errc code() const noexcept { return code_; }
   int errnum() const noexcept { return errnum_; }
@@ -114,8 +116,8 @@ inline Result<void> okResult() { return {}; }
 }  // namespace vnuma
 
 // Propagates an error from an expression returning Result<...>, adding no context.
-#define VNUMA_TRY_VOID(expr)                   \
-  do {                                         \
-    auto vnuma_try_r_ = (expr);                \
+#define VNUMA_TRY_VOID(expr)                                   \
+  do {                                                         \
+    auto vnuma_try_r_ = (expr);                                \
     if (!vnuma_try_r_) return std::move(vnuma_try_r_).error(); \
   } while (0)

@@ -1,9 +1,9 @@
-#include "common/core/Result.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cerrno>
 #include <string>
+
+#include "common/core/Result.hpp"
 
 namespace vnuma {
 namespace {
@@ -60,11 +60,16 @@ TEST(Result, VoidAndTryMacro) {
 
 TEST(Result, ErrcNames) {
   const std::pair<Errc, const char*> cases[] = {
-      {Errc::kInvalidArgument, "invalid-argument"}, {Errc::kNotFound, "not-found"},
-      {Errc::kConflict, "conflict"},                {Errc::kSystem, "system"},
-      {Errc::kHypervisor, "hypervisor"},            {Errc::kTimeout, "timeout"},
-      {Errc::kProtocol, "protocol"},                {Errc::kUnavailable, "unavailable"},
-      {Errc::kInternal, "internal"},                {Errc::kUnsupportedVersion, "version"},
+      {Errc::kInvalidArgument, "invalid-argument"},
+      {Errc::kNotFound, "not-found"},
+      {Errc::kConflict, "conflict"},
+      {Errc::kSystem, "system"},
+      {Errc::kHypervisor, "hypervisor"},
+      {Errc::kTimeout, "timeout"},
+      {Errc::kProtocol, "protocol"},
+      {Errc::kUnavailable, "unavailable"},
+      {Errc::kInternal, "internal"},
+      {Errc::kUnsupportedVersion, "version"},
   };
   for (const auto& [code, name] : cases) EXPECT_STREQ(errcName(code), name);
 }

@@ -111,35 +111,38 @@ Result<CpuSet> CpuSet::parseList(std::string_view text) {
   CpuSet out;
   if (allSpace(text)) return out;
 
-  auto err = forEachField(text, [&](std::string_view elem, std::size_t offset, std::size_t) -> std::optional<Error> {
-    if (elem.empty()) return listError(whole, "empty element at offset " + std::to_string(offset));
-    if (!isDigit(elem[0])) {
-      return listError(whole, "bad element " + quote(elem) + ": expected a CPU id or a range like 0-3");
-    }
-    std::size_t pos = 0;
-    unsigned lo = readNumber(elem, pos);
-    unsigned hi = lo;
-    std::string_view loDigits = elem.substr(0, pos);
-    std::string_view hiDigits = loDigits;
-    if (pos < elem.size() && elem[pos] == '-') {
-      ++pos;
-      if (pos >= elem.size() || !isDigit(elem[pos])) {
-        return listError(whole, "bad range " + quote(elem) + ": missing end");
-      }
-      std::size_t hiStart = pos;
-      hi = readNumber(elem, pos);
-      hiDigits = elem.substr(hiStart, pos - hiStart);
-    }
-    if (pos < elem.size()) {
-      return listError(whole, "trailing junk " + quote(elem.substr(pos)) + " after " +
-                                  quote(elem.substr(0, pos)));
-    }
-    if (lo > kMaxCpu) return listError(whole, tooLarge(loDigits));
-    if (hi > kMaxCpu) return listError(whole, tooLarge(hiDigits));
-    if (lo > hi) return listError(whole, "bad range " + quote(elem) + ": start is above end");
-    for (unsigned id = lo; id <= hi; ++id) out.add(id);
-    return std::nullopt;
-  });
+  auto err = forEachField(
+      text, [&](std::string_view elem, std::size_t offset, std::size_t) -> std::optional<Error> {
+        if (elem.empty())
+          return listError(whole, "empty element at offset " + std::to_string(offset));
+        if (!isDigit(elem[0])) {
+          return listError(
+              whole, "bad element " + quote(elem) + ": expected a CPU id or a range like 0-3");
+        }
+        std::size_t pos = 0;
+        unsigned lo = readNumber(elem, pos);
+        unsigned hi = lo;
+        std::string_view loDigits = elem.substr(0, pos);
+        std::string_view hiDigits = loDigits;
+        if (pos < elem.size() && elem[pos] == '-') {
+          ++pos;
+          if (pos >= elem.size() || !isDigit(elem[pos])) {
+            return listError(whole, "bad range " + quote(elem) + ": missing end");
+          }
+          std::size_t hiStart = pos;
+          hi = readNumber(elem, pos);
+          hiDigits = elem.substr(hiStart, pos - hiStart);
+        }
+        if (pos < elem.size()) {
+          return listError(whole, "trailing junk " + quote(elem.substr(pos)) + " after " +
+                                      quote(elem.substr(0, pos)));
+        }
+        if (lo > kMaxCpu) return listError(whole, tooLarge(loDigits));
+        if (hi > kMaxCpu) return listError(whole, tooLarge(hiDigits));
+        if (lo > hi) return listError(whole, "bad range " + quote(elem) + ": start is above end");
+        for (unsigned id = lo; id <= hi; ++id) out.add(id);
+        return std::nullopt;
+      });
   if (err) return std::move(*err);
   return out;
 }
@@ -152,22 +155,24 @@ Result<CpuSet> CpuSet::parseMask(std::string_view text) {
 
   // Words are most significant first; collect them, then place from the least significant.
   std::vector<std::uint32_t> words;
-  auto err = forEachField(text, [&](std::string_view word, std::size_t, std::size_t index) -> std::optional<Error> {
-    if (word.empty()) return maskError(whole, "empty word " + std::to_string(index));
-    if (word.size() > 8) {
-      return maskError(whole, "word " + quote(word) + " has more than 8 hex digits");
-    }
-    std::uint32_t v = 0;
-    for (char c : word) {
-      int h = hexValue(c);
-      if (h < 0) {
-        return maskError(whole, "bad hex digit " + quote(std::string_view(&c, 1)) + " in word " + quote(word));
-      }
-      v = (v << 4) | static_cast<std::uint32_t>(h);
-    }
-    words.push_back(v);
-    return std::nullopt;
-  });
+  auto err = forEachField(
+      text, [&](std::string_view word, std::size_t, std::size_t index) -> std::optional<Error> {
+        if (word.empty()) return maskError(whole, "empty word " + std::to_string(index));
+        if (word.size() > 8) {
+          return maskError(whole, "word " + quote(word) + " has more than 8 hex digits");
+        }
+        std::uint32_t v = 0;
+        for (char c : word) {
+          int h = hexValue(c);
+          if (h < 0) {
+            return maskError(whole, "bad hex digit " + quote(std::string_view(&c, 1)) +
+                                        " in word " + quote(word));
+          }
+          v = (v << 4) | static_cast<std::uint32_t>(h);
+        }
+        words.push_back(v);
+        return std::nullopt;
+      });
   if (err) return std::move(*err);
   const std::size_t n = words.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -279,7 +284,8 @@ std::vector<unsigned> CpuSet::ids() const {
   for (std::size_t i = 0; i < words_.size(); ++i) {
     std::uint64_t w = words_[i];
     while (w != 0) {
-      out.push_back(static_cast<unsigned>(i * kWordBits) + static_cast<unsigned>(std::countr_zero(w)));
+      out.push_back(static_cast<unsigned>(i * kWordBits) +
+                    static_cast<unsigned>(std::countr_zero(w)));
       w &= w - 1;
     }
   }

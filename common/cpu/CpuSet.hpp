@@ -2,7 +2,8 @@
 // CpuSet: a set of CPU ids (pCPUs on the host, vCPUs in a guest) with Linux's two text forms.
 //
 //   cpulist: "0-3,8,10-11"        (sysfs cpulist files, cpuset.cpus, Cpus_allowed_list)
-//   cpumask: "ff,00000001"        (32-bit hex words, most significant first; /proc/irq/*/smp_affinity)
+//   cpumask: "ff,00000001"        (32-bit hex words, most significant first;
+//   /proc/irq/*/smp_affinity)
 //
 // Parsers refuse garbage with a message naming what was wrong ("3-1", "a", "1,,2", ids above
 // kMaxCpu, trailing junk); trailing NUL padding and one trailing newline are tolerated, an
@@ -38,8 +39,8 @@ class CpuSet {
   bool contains(unsigned cpu) const noexcept;
   std::size_t count() const noexcept;
   bool empty() const noexcept;
-  int first() const noexcept;  // -1 when empty
-  int last() const noexcept;   // -1 when empty
+  int first() const noexcept;         // -1 when empty
+  int last() const noexcept;          // -1 when empty
   std::vector<unsigned> ids() const;  // ascending
 
   bool isSubsetOf(const CpuSet& other) const noexcept;

@@ -1,10 +1,10 @@
-#include "common/cpu/CpuSet.hpp"
-
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
 #include <vector>
+
+#include "common/cpu/CpuSet.hpp"
 
 namespace vnuma {
 namespace {
@@ -55,7 +55,8 @@ TEST(CpuSetParseList, AcceptsValidLists) {
 TEST(CpuSetParseList, RefusesGarbageWithExactMessages) {
   const ParseBad cases[] = {
       {"reversed range", "3-1", "invalid cpulist '3-1': bad range '3-1': start is above end"},
-      {"non-digit", "a", "invalid cpulist 'a': bad element 'a': expected a CPU id or a range like 0-3"},
+      {"non-digit", "a",
+       "invalid cpulist 'a': bad element 'a': expected a CPU id or a range like 0-3"},
       {"empty element between commas", "1,,2", "invalid cpulist '1,,2': empty element at offset 2"},
       {"leading comma", ",1", "invalid cpulist ',1': empty element at offset 0"},
       {"trailing comma", "1,", "invalid cpulist '1,': empty element at offset 2"},
@@ -63,16 +64,23 @@ TEST(CpuSetParseList, RefusesGarbageWithExactMessages) {
       {"range end above kMaxCpu", "0-9000",
        "invalid cpulist '0-9000': CPU id 9000 exceeds the maximum 8191"},
       {"huge number does not wrap", "99999999999999999999",
-       "invalid cpulist '99999999999999999999': CPU id 99999999999999999999 exceeds the maximum 8191"},
+       "invalid cpulist '99999999999999999999': CPU id 99999999999999999999 exceeds the maximum "
+       "8191"},
       {"trailing junk after id", "3x", "invalid cpulist '3x': trailing junk 'x' after '3'"},
-      {"trailing junk after range", "0-3abc", "invalid cpulist '0-3abc': trailing junk 'abc' after '0-3'"},
+      {"trailing junk after range", "0-3abc",
+       "invalid cpulist '0-3abc': trailing junk 'abc' after '0-3'"},
       {"double range", "1-2-3", "invalid cpulist '1-2-3': trailing junk '-3' after '1-2'"},
       {"range without end", "1-", "invalid cpulist '1-': bad range '1-': missing end"},
-      {"negative", "-1", "invalid cpulist '-1': bad element '-1': expected a CPU id or a range like 0-3"},
+      {"negative", "-1",
+       "invalid cpulist '-1': bad element '-1': expected a CPU id or a range like 0-3"},
       {"two newlines", "1\n\n", "invalid cpulist '1\\x0a\\x0a': trailing junk '\\x0a' after '1'"},
       {"space inside", "1, 2",
        "invalid cpulist '1, 2': bad element ' 2': expected a CPU id or a range like 0-3"},
-      {"embedded NUL", std::string("1\0" "2", 3), "invalid cpulist '1\\x002': trailing junk '\\x002' after '1'"},
+      {"embedded NUL",
+       std::string("1\0"
+                   "2",
+                   3),
+       "invalid cpulist '1\\x002': trailing junk '\\x002' after '1'"},
       {"hex is not a list", "0xff", "invalid cpulist '0xff': trailing junk 'xff' after '0'"},
   };
   for (const auto& c : cases) {
@@ -140,8 +148,8 @@ TEST(CpuSetParseMask, RefusesBitAboveMaxCpu) {
   for (int i = 0; i < 256; ++i) mask += ",00000000";  // bit 8192
   auto r = CpuSet::parseMask(mask);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().describe(),
-            "invalid cpumask '" + mask.substr(0, 48) + "...': CPU id 8192 exceeds the maximum 8191");
+  EXPECT_EQ(r.error().describe(), "invalid cpumask '" + mask.substr(0, 48) +
+                                      "...': CPU id 8192 exceeds the maximum 8191");
   // Bit 8191 itself is fine, and so are leading zero words beyond it.
   std::string top = "80000000";
   for (int i = 0; i < 255; ++i) top += ",00000000";

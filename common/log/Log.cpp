@@ -1,10 +1,10 @@
 #include "common/log/Log.hpp"
 
-#include <array>
-#include <mutex>
-
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
+
+#include <array>
+#include <mutex>
 
 namespace vnuma {
 
@@ -55,13 +55,15 @@ Result<void> initLogging(const LogOptions& opts) {
   spdlog::level::level_enum level{};
   if (!parseLevel(opts.level, level)) {
     return Error(Errc::kInvalidArgument,
-                 "unknown log level '" + opts.level + "' (expected one of trace, debug, info, warn, error, off)");
+                 "unknown log level '" + opts.level +
+                     "' (expected one of trace, debug, info, warn, error, off)");
   }
   std::vector<spdlog::sink_ptr> sinks;
   if (opts.toStderr) sinks.push_back(stderrSink());
   if (!opts.file.empty()) {
     try {
-      auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(opts.file, /*truncate=*/false);
+      auto file =
+          std::make_shared<spdlog::sinks::basic_file_sink_mt>(opts.file, /*truncate=*/false);
       file->set_pattern(kPattern);
       sinks.push_back(std::move(file));
     } catch (const spdlog::spdlog_ex& e) {

@@ -4,11 +4,11 @@
 // broker.ledger). Messages use key=value fields: log->info("grant applied gen={} cpus={}", ...).
 // Per-period chatter goes at debug.
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "common/core/Result.hpp"
 
@@ -19,7 +19,7 @@ using Logger = std::shared_ptr<spdlog::logger>;
 struct LogOptions {
   std::string level = "info";  // trace, debug, info, warn, error, off
   bool toStderr = true;
-  std::string file;            // also log here when non-empty
+  std::string file;  // also log here when non-empty
 };
 
 // Line format: "2026-11-23T12:00:00.123 info agent.cgroup: grant applied gen=3".

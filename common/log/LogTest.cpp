@@ -1,13 +1,12 @@
-#include "common/log/Log.hpp"
-
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
 
-#include <spdlog/sinks/ostream_sink.h>
+#include "common/log/Log.hpp"
 
 namespace vnuma {
 namespace {

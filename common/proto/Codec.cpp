@@ -1,10 +1,10 @@
 #include "common/proto/Codec.hpp"
 
+#include <google/protobuf/repeated_field.h>
+
 #include <cmath>
 #include <string>
 #include <unordered_set>
-
-#include <google/protobuf/repeated_field.h>
 
 #include "common/core/Version.hpp"
 #include "common/cpu/CpuSet.hpp"
@@ -140,14 +140,21 @@ Result<void> checkAck(const proto::Ack& a) {
 
 Result<void> checkBody(const proto::Envelope& env) {
   switch (env.body_case()) {
-    case proto::Envelope::kHello: return checkHello(env.hello());
-    case proto::Envelope::kWelcome: return checkWelcome(env.welcome());
-    case proto::Envelope::kReport: return checkReport(env.report());
-    case proto::Envelope::kGrant: return checkGrant(env.grant());
-    case proto::Envelope::kAck: return checkAck(env.ack());
+    case proto::Envelope::kHello:
+      return checkHello(env.hello());
+    case proto::Envelope::kWelcome:
+      return checkWelcome(env.welcome());
+    case proto::Envelope::kReport:
+      return checkReport(env.report());
+    case proto::Envelope::kGrant:
+      return checkGrant(env.grant());
+    case proto::Envelope::kAck:
+      return checkAck(env.ack());
     case proto::Envelope::kBye:
-    case proto::Envelope::kError: return okResult();
-    case proto::Envelope::BODY_NOT_SET: break;
+    case proto::Envelope::kError:
+      return okResult();
+    case proto::Envelope::BODY_NOT_SET:
+      break;
   }
   return protocolError("envelope has no body");
 }
@@ -155,8 +162,8 @@ Result<void> checkBody(const proto::Envelope& env) {
 Result<void> checkFrameSize(std::string_view bytes, std::size_t limit) {
   if (bytes.empty()) return protocolError("empty frame");
   if (bytes.size() > limit) {
-    return protocolError("frame of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
-                         std::to_string(limit) + " bytes");
+    return protocolError("frame of " + std::to_string(bytes.size()) +
+                         " bytes exceeds the limit of " + std::to_string(limit) + " bytes");
   }
   return okResult();
 }
@@ -173,8 +180,9 @@ Result<Message> parseFrame(std::string_view bytes, std::size_t limit, const char
     return protocolError(std::string("not a protobuf ") + what);
   }
   if (m.version() != expectedVersion) {
-    return Error(Errc::kUnsupportedVersion, std::string("unsupported ") + versionName + " " + std::to_string(m.version()) +
-                         " (expected " + std::to_string(expectedVersion) + ")");
+    return Error(Errc::kUnsupportedVersion, std::string("unsupported ") + versionName + " " +
+                                                std::to_string(m.version()) + " (expected " +
+                                                std::to_string(expectedVersion) + ")");
   }
   return m;
 }
@@ -192,21 +200,30 @@ std::string encodeEnvelope(const proto::Envelope& env) { return env.SerializeAsS
 
 const char* bodyName(const proto::Envelope& env) {
   switch (env.body_case()) {
-    case proto::Envelope::kHello: return "hello";
-    case proto::Envelope::kWelcome: return "welcome";
-    case proto::Envelope::kReport: return "report";
-    case proto::Envelope::kGrant: return "grant";
-    case proto::Envelope::kAck: return "ack";
-    case proto::Envelope::kBye: return "bye";
-    case proto::Envelope::kError: return "error";
-    case proto::Envelope::BODY_NOT_SET: break;
+    case proto::Envelope::kHello:
+      return "hello";
+    case proto::Envelope::kWelcome:
+      return "welcome";
+    case proto::Envelope::kReport:
+      return "report";
+    case proto::Envelope::kGrant:
+      return "grant";
+    case proto::Envelope::kAck:
+      return "ack";
+    case proto::Envelope::kBye:
+      return "bye";
+    case proto::Envelope::kError:
+      return "error";
+    case proto::Envelope::BODY_NOT_SET:
+      break;
   }
   return "unset";
 }
 
 Result<proto::AdminRequest> decodeAdminRequest(std::string_view bytes) {
-  auto req = parseFrame<proto::AdminRequest>(bytes, transport::kMaxAdminMessageBytes, "AdminRequest",
-                                             "admin version", kAdminProtocolVersion);
+  auto req =
+      parseFrame<proto::AdminRequest>(bytes, transport::kMaxAdminMessageBytes, "AdminRequest",
+                                      "admin version", kAdminProtocolVersion);
   if (!req.ok()) return req;
   const std::string& m = req->method();
   if (m != "GET" && m != "PUT" && m != "PATCH" && m != "POST" && m != "DELETE") {
@@ -220,10 +237,12 @@ Result<proto::AdminRequest> decodeAdminRequest(std::string_view bytes) {
 }
 
 Result<proto::AdminResponse> decodeAdminResponse(std::string_view bytes) {
-  auto resp = parseFrame<proto::AdminResponse>(bytes, transport::kMaxAdminMessageBytes, "AdminResponse",
-                                               "admin version", kAdminProtocolVersion);
+  auto resp =
+      parseFrame<proto::AdminResponse>(bytes, transport::kMaxAdminMessageBytes, "AdminResponse",
+                                       "admin version", kAdminProtocolVersion);
   if (resp.ok() && (resp->status() < 100 || resp->status() > 599)) {
-    return protocolError("status " + std::to_string(resp->status()) + " is not an HTTP status (100-599)");
+    return protocolError("status " + std::to_string(resp->status()) +
+                         " is not an HTTP status (100-599)");
   }
   return resp;
 }

@@ -5,17 +5,17 @@
 #include <string>
 #include <string_view>
 
-#include "common/core/Result.hpp"
 #include "admin.pb.h"
 #include "agent.pb.h"
+#include "common/core/Result.hpp"
 
 namespace vnuma::codec {
 
-// Decodes one agent<->broker frame. Errors: Errc::kUnsupportedVersion when version != kProtocolVersion;
-// Errc::kProtocol for an empty frame, a frame larger than kMaxAgentMessageBytes, not a protobuf
-// Envelope, body unset,
-// and per-body structural checks (e.g. Hello without vm_uuid, Grant with generation 0, vCPU ids
-// above CpuSet::kMaxCpu, duplicate vCPU ids, busy outside 0..1, NaN pressures).
+// Decodes one agent<->broker frame. Errors: Errc::kUnsupportedVersion when version !=
+// kProtocolVersion; Errc::kProtocol for an empty frame, a frame larger than kMaxAgentMessageBytes,
+// not a protobuf Envelope, body unset, and per-body structural checks (e.g. Hello without vm_uuid,
+// Grant with generation 0, vCPU ids above CpuSet::kMaxCpu, duplicate vCPU ids, busy outside 0..1,
+// NaN pressures).
 Result<proto::Envelope> decodeEnvelope(std::string_view bytes);
 std::string encodeEnvelope(const proto::Envelope& env);
 

@@ -1,4 +1,4 @@
-#include "common/proto/Codec.hpp"
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <functional>
@@ -7,9 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "common/core/Version.hpp"
+#include "common/proto/Codec.hpp"
 #include "common/transport/Transport.hpp"
 
 namespace vnuma::codec {
@@ -17,7 +16,8 @@ namespace {
 
 // Version mismatches have their own code (the broker answers them with Error VERSION).
 Errc expectedCode(std::string_view message) {
-  return message.find(" version ") != std::string_view::npos ? Errc::kUnsupportedVersion : Errc::kProtocol;
+  return message.find(" version ") != std::string_view::npos ? Errc::kUnsupportedVersion
+                                                             : Errc::kProtocol;
 }
 
 constexpr const char* kUuid = "6f1c2a3e-4b5d-4e6f-8a9b-0c1d2e3f4a5b";
@@ -72,24 +72,33 @@ const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
 
 const EnvelopeCase kEnvelopeCases[] = {
-    {"hello, lowercase uuid", [](proto::Envelope& e) { e.mutable_hello()->set_vm_uuid(kUuid); }, nullptr},
+    {"hello, lowercase uuid", [](proto::Envelope& e) { e.mutable_hello()->set_vm_uuid(kUuid); },
+     nullptr},
     {"hello, uppercase uuid",
-     [](proto::Envelope& e) { e.mutable_hello()->set_vm_uuid("6F1C2A3E-4B5D-4E6F-8A9B-0C1D2E3F4A5B"); }, nullptr},
-    {"hello, full topology",
-     [](proto::Envelope& e) { e = validHello(); }, nullptr},
-    {"hello without vm_uuid", [](proto::Envelope& e) { e.mutable_hello(); }, "hello: vm_uuid is empty"},
+     [](proto::Envelope& e) {
+       e.mutable_hello()->set_vm_uuid("6F1C2A3E-4B5D-4E6F-8A9B-0C1D2E3F4A5B");
+     },
+     nullptr},
+    {"hello, full topology", [](proto::Envelope& e) { e = validHello(); }, nullptr},
+    {"hello without vm_uuid", [](proto::Envelope& e) { e.mutable_hello(); },
+     "hello: vm_uuid is empty"},
     {"hello, uuid without dashes",
      [](proto::Envelope& e) { e.mutable_hello()->set_vm_uuid("6f1c2a3e4b5d4e6f8a9b0c1d2e3f4a5b"); },
      "hello: vm_uuid '6f1c2a3e4b5d4e6f8a9b0c1d2e3f4a5b' is not a UUID (8-4-4-4-12 hex digits)"},
     {"hello, non-hex digit",
-     [](proto::Envelope& e) { e.mutable_hello()->set_vm_uuid("6f1c2a3e-4b5d-4e6f-8a9b-0c1d2e3f4a5g"); },
+     [](proto::Envelope& e) {
+       e.mutable_hello()->set_vm_uuid("6f1c2a3e-4b5d-4e6f-8a9b-0c1d2e3f4a5g");
+     },
      "hello: vm_uuid '6f1c2a3e-4b5d-4e6f-8a9b-0c1d2e3f4a5g' is not a UUID (8-4-4-4-12 hex digits)"},
     {"hello, dash misplaced",
-     [](proto::Envelope& e) { e.mutable_hello()->set_vm_uuid("6f1c2a3e4-b5d-4e6f-8a9b-0c1d2e3f4a5b"); },
+     [](proto::Envelope& e) {
+       e.mutable_hello()->set_vm_uuid("6f1c2a3e4-b5d-4e6f-8a9b-0c1d2e3f4a5b");
+     },
      "hello: vm_uuid '6f1c2a3e4-b5d-4e6f-8a9b-0c1d2e3f4a5b' is not a UUID (8-4-4-4-12 hex digits)"},
     {"hello, long non-printable uuid is shortened and sanitised",
      [](proto::Envelope& e) { e.mutable_hello()->set_vm_uuid(std::string(50, 'x') + "\n"); },
-     "hello: vm_uuid 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is not a UUID (8-4-4-4-12 hex digits)"},
+     "hello: vm_uuid 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is not a UUID (8-4-4-4-12 hex "
+     "digits)"},
     {"hello, online vCPU above kMaxCpu",
      [](proto::Envelope& e) {
        e.mutable_hello()->set_vm_uuid(kUuid);
@@ -118,11 +127,14 @@ const EnvelopeCase kEnvelopeCases[] = {
        n->add_vcpus(100000);
      },
      "hello: nodes[2].vcpus: vCPU id 100000 is above 8191"},
-    {"welcome", [](proto::Envelope& e) {
+    {"welcome",
+     [](proto::Envelope& e) {
        e.mutable_welcome()->set_session_id(9);
        e.mutable_welcome()->add_floor_vcpus(0);
-     }, nullptr},
-    {"welcome with session 0", [](proto::Envelope& e) { e.mutable_welcome(); }, "welcome: session_id is 0"},
+     },
+     nullptr},
+    {"welcome with session 0", [](proto::Envelope& e) { e.mutable_welcome(); },
+     "welcome: session_id is 0"},
     {"welcome, duplicate floor vCPU",
      [](proto::Envelope& e) {
        e.mutable_welcome()->set_session_id(9);
@@ -178,7 +190,9 @@ const EnvelopeCase kEnvelopeCases[] = {
      [](proto::Envelope& e) { e.mutable_report()->mutable_cpu_pressure()->set_some_avg10(kNaN); },
      "report: cpu_pressure.some_avg10 nan is not a percentage in [0,100]"},
     {"report, infinite memory pressure",
-     [](proto::Envelope& e) { e.mutable_report()->mutable_memory_pressure()->set_full_avg10(kInf); },
+     [](proto::Envelope& e) {
+       e.mutable_report()->mutable_memory_pressure()->set_full_avg10(kInf);
+     },
      "report: memory_pressure.full_avg10 inf is not a percentage in [0,100]"},
     {"report, negative io pressure",
      [](proto::Envelope& e) { e.mutable_report()->mutable_io_pressure()->set_some_avg10(-1.0); },
@@ -189,14 +203,16 @@ const EnvelopeCase kEnvelopeCases[] = {
        e.mutable_report()->add_applied_vcpus(5);
      },
      "report: applied_vcpus: duplicate vCPU id 5"},
-    {"grant", [](proto::Envelope& e) {
+    {"grant",
+     [](proto::Envelope& e) {
        auto* g = e.mutable_grant();
        g->set_generation(1);
        g->add_vcpus(0);
        g->add_vcpus(8191);
        g->set_quota_us(50000);
        g->set_period_us(100000);
-     }, nullptr},
+     },
+     nullptr},
     {"grant with empty vcpus decodes (the agent refuses it)",
      [](proto::Envelope& e) { e.mutable_grant()->set_generation(4); }, nullptr},
     {"grant with generation 0", [](proto::Envelope& e) { e.mutable_grant()->add_vcpus(1); },
@@ -221,11 +237,13 @@ const EnvelopeCase kEnvelopeCases[] = {
        e.mutable_grant()->set_quota_us(1000);
      },
      "grant: quota_us 1000 without period_us"},
-    {"ack ok", [](proto::Envelope& e) {
+    {"ack ok",
+     [](proto::Envelope& e) {
        e.mutable_ack()->set_generation(3);
        e.mutable_ack()->set_ok(true);
        e.mutable_ack()->add_applied_vcpus(0);
-     }, nullptr},
+     },
+     nullptr},
     {"ack with generation 0", [](proto::Envelope& e) { e.mutable_ack()->set_ok(false); },
      "ack: generation is 0"},
     {"ack, duplicate applied vCPU",
@@ -236,16 +254,21 @@ const EnvelopeCase kEnvelopeCases[] = {
      },
      "ack: applied_vcpus: duplicate vCPU id 7"},
     {"bye", [](proto::Envelope& e) { e.mutable_bye()->set_reason("shutdown"); }, nullptr},
-    {"error", [](proto::Envelope& e) { e.mutable_error()->set_code(proto::Error::MALFORMED); }, nullptr},
+    {"error", [](proto::Envelope& e) { e.mutable_error()->set_code(proto::Error::MALFORMED); },
+     nullptr},
     {"no body", [](proto::Envelope&) {}, "envelope has no body"},
-    {"version 0", [](proto::Envelope& e) {
+    {"version 0",
+     [](proto::Envelope& e) {
        e.set_version(0);
        e.mutable_bye();
-     }, "unsupported protocol version 0 (expected 1)"},
-    {"version 2", [](proto::Envelope& e) {
+     },
+     "unsupported protocol version 0 (expected 1)"},
+    {"version 2",
+     [](proto::Envelope& e) {
        e.set_version(2);
        e.mutable_bye();
-     }, "unsupported protocol version 2 (expected 1)"},
+     },
+     "unsupported protocol version 2 (expected 1)"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Codec, EnvelopeCases, ::testing::ValuesIn(kEnvelopeCases));
@@ -360,8 +383,9 @@ TEST(Codec, AdminRequests) {
 
 TEST(Codec, AdminRequestBytes) {
   EXPECT_EQ(decodeAdminRequest("").error().describe(), "empty frame");
-  EXPECT_EQ(decodeAdminRequest(std::string(transport::kMaxAdminMessageBytes + 1, 'x')).error().describe(),
-            "frame of 1048577 bytes exceeds the limit of 1048576 bytes");
+  EXPECT_EQ(
+      decodeAdminRequest(std::string(transport::kMaxAdminMessageBytes + 1, 'x')).error().describe(),
+      "frame of 1048577 bytes exceeds the limit of 1048576 bytes");
   EXPECT_EQ(decodeAdminRequest(std::string("\x1a\x05GE", 4)).error().describe(),
             "not a protobuf AdminRequest");
   // A body just under the cap fits.

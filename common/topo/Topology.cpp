@@ -1,15 +1,14 @@
 #include "common/topo/Topology.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <filesystem>
-#include <sstream>
-
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace vnuma {
 
@@ -45,7 +44,8 @@ Result<std::string> readFile(const fs::path& p) {
     out.append(buf, static_cast<std::size_t>(n));
     if (out.size() > kMaxAttrBytes) {
       ::close(fd);
-      return Error(Errc::kInvalidArgument, p.string() + ": larger than 1 MiB, not a sysfs attribute");
+      return Error(Errc::kInvalidArgument,
+                   p.string() + ": larger than 1 MiB, not a sysfs attribute");
     }
   }
   ::close(fd);
@@ -55,7 +55,8 @@ Result<std::string> readFile(const fs::path& p) {
 // Drops NUL padding and surrounding whitespace (sysfs ends values with "\n", some dumps pad
 // with NULs).
 std::string_view trimValue(std::string_view s) {
-  while (!s.empty() && (s.back() == '\0' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) {
+  while (!s.empty() &&
+         (s.back() == '\0' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) {
     s.remove_suffix(1);
   }
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -132,9 +133,11 @@ Result<std::uint64_t> readMemTotal(const fs::path& p) {
     while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
     std::uint64_t kb = 0;
     auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), kb);
-    std::string_view unit = trimValue(std::string_view(ptr, static_cast<std::size_t>(rest.data() + rest.size() - ptr)));
+    std::string_view unit =
+        trimValue(std::string_view(ptr, static_cast<std::size_t>(rest.data() + rest.size() - ptr)));
     if (ec != std::errc() || ptr == rest.data() || unit != "kB") {
-      return badFile(p, "malformed MemTotal line '" + std::string(trimValue(line).substr(0, 64)) + "'");
+      return badFile(
+          p, "malformed MemTotal line '" + std::string(trimValue(line).substr(0, 64)) + "'");
     }
     return kb;
   }
@@ -155,7 +158,8 @@ Result<std::vector<unsigned>> readDistances(const fs::path& p) {
     unsigned d = 0;
     auto [ptr, ec] = std::from_chars(v.data() + pos, v.data() + v.size(), d);
     if (ec != std::errc() || (ptr != v.data() + v.size() && *ptr != ' ')) {
-      return badFile(p, "expected space-separated distances, got '" + std::string(v.substr(0, 64)) + "'");
+      return badFile(
+          p, "expected space-separated distances, got '" + std::string(v.substr(0, 64)) + "'");
     }
     out.push_back(d);
     pos = static_cast<std::size_t>(ptr - v.data());
@@ -194,7 +198,8 @@ Result<NodeInfo> readNode(const fs::path& dir, unsigned id) {
   return node;
 }
 
-Result<CpuInfo> readCpu(const fs::path& cpuRoot, unsigned id, const std::optional<CpuSet>& globalOnline) {
+Result<CpuInfo> readCpu(const fs::path& cpuRoot, unsigned id,
+                        const std::optional<CpuSet>& globalOnline) {
   CpuInfo cpu;
   cpu.id = id;
   const fs::path dir = cpuRoot / ("cpu" + std::to_string(id));
@@ -205,7 +210,8 @@ Result<CpuInfo> readCpu(const fs::path& cpuRoot, unsigned id, const std::optiona
   } else if (pathExists(dir / "online") && !isBlank(dir / "online")) {
     auto on = readInt(dir / "online");
     if (!on) return std::move(on).error();
-    if (*on != 0 && *on != 1) return badFile(dir / "online", "expected 0 or 1, got " + std::to_string(*on));
+    if (*on != 0 && *on != 1)
+      return badFile(dir / "online", "expected 0 or 1, got " + std::to_string(*on));
     cpu.online = *on == 1;
   } else {
     // No (or an empty, as in some captured dumps) per-CPU file: the CPU cannot be offlined.
@@ -263,7 +269,8 @@ Result<Topology> Topology::read(const std::string& fsRoot) {
   const fs::path cpuRoot = root / "sys/devices/system/cpu";
   const fs::path nodeRoot = root / "sys/devices/system/node";
   if (!pathExists(cpuRoot)) {
-    return Error(Errc::kNotFound, cpuRoot.string() + ": no such directory (is " + fsRoot + " a sysfs root?)");
+    return Error(Errc::kNotFound,
+                 cpuRoot.string() + ": no such directory (is " + fsRoot + " a sysfs root?)");
   }
   Topology topo;
 

@@ -29,17 +29,17 @@ struct NodeInfo {
 struct CpuInfo {
   unsigned id = 0;
   bool online = true;
-  int node = -1;       // -1 when no node claims it
-  int package = -1;    // topology/physical_package_id, -1 when unknown (offline)
-  int core = -1;       // topology/core_id
-  CpuSet siblings;     // SMT siblings including itself (thread_siblings_list); {id} if unknown
+  int node = -1;     // -1 when no node claims it
+  int package = -1;  // topology/physical_package_id, -1 when unknown (offline)
+  int core = -1;     // topology/core_id
+  CpuSet siblings;   // SMT siblings including itself (thread_siblings_list); {id} if unknown
 };
 
 struct Topology {
   std::vector<NodeInfo> nodes;  // ascending id
   std::vector<CpuInfo> cpus;    // ascending id, every present/possible CPU found
   CpuSet online;
-  CpuSet isolated;              // sys/devices/system/cpu/isolated, empty if absent
+  CpuSet isolated;  // sys/devices/system/cpu/isolated, empty if absent
 
   const NodeInfo* node(unsigned id) const;
   const CpuInfo* cpu(unsigned id) const;

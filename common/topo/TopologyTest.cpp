@@ -1,16 +1,15 @@
-#include "common/topo/Topology.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "common/topo/Topology.hpp"
 
 namespace vnuma {
 namespace {
@@ -25,7 +24,8 @@ class TempDir {
     // tmpfs when there is one: extracting 37 dumps of thousands of small files onto a disk
     // filesystem takes minutes under load, on /dev/shm about a second.
     std::error_code ec;
-    fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+    fs::path base =
+        fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
     std::string tmpl = (base / "vnuma-topo-XXXXXX").string();
     char* made = ::mkdtemp(tmpl.data());
     if (made == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -56,8 +56,8 @@ const std::string kCpu = "sys/devices/system/cpu/";
 const std::string kNode = "sys/devices/system/node/";
 
 std::string meminfo(unsigned node, std::uint64_t kb) {
-  return "Node " + std::to_string(node) + " MemTotal:       " + std::to_string(kb) +
-         " kB\nNode " + std::to_string(node) + " MemFree:        1024 kB\n";
+  return "Node " + std::to_string(node) + " MemTotal:       " + std::to_string(kb) + " kB\nNode " +
+         std::to_string(node) + " MemFree:        1024 kB\n";
 }
 
 // A CPU with a topology directory.
@@ -69,7 +69,8 @@ void addCpu(Files& f, unsigned id, int package, int core, const std::string& sib
   f[d + "topology/thread_siblings_list"] = siblings + "\n";
 }
 
-void addNode(Files& f, unsigned id, const std::string& cpulist, std::uint64_t kb, const std::string& distance) {
+void addNode(Files& f, unsigned id, const std::string& cpulist, std::uint64_t kb,
+             const std::string& distance) {
   const std::string d = kNode + "node" + std::to_string(id) + "/";
   f[d + "cpulist"] = cpulist + "\n";
   f[d + "meminfo"] = meminfo(id, kb);
@@ -115,7 +116,9 @@ std::vector<FixtureCase> fixtureCases() {
     addNode(c.files, 0, "0,2", 4096, "10 20");
     addNode(c.files, 1, "1,3", 8192, "20 10");
     c.nodes = {{0, "0,2", "cpulist", 4096, {10, 20}}, {1, "1,3", "cpulist", 8192, {20, 10}}};
-    c.cpus = {{0, true, 0, 0, 0, "0,2"}, {1, true, 1, 1, 0, "1,3"}, {2, true, 0, 0, 0, "0,2"},
+    c.cpus = {{0, true, 0, 0, 0, "0,2"},
+              {1, true, 1, 1, 0, "1,3"},
+              {2, true, 0, 0, 0, "0,2"},
               {3, true, 1, 1, 0, "1,3"}};
     cases.push_back(std::move(c));
   }
@@ -155,12 +158,15 @@ std::vector<FixtureCase> fixtureCases() {
     addCpu(c.files, 3, 0, 3, "3");
     addNode(c.files, 0, "0-3", 1000, "10");
     c.nodes = {{0, "0-3", "cpulist", 1000, {10}}};
-    c.cpus = {{0, true, 0, 0, 0, "0"}, {1, true, 0, 0, 1, "1"}, {2, false, 0, -1, -1, "2"},
+    c.cpus = {{0, true, 0, 0, 0, "0"},
+              {1, true, 0, 0, 1, "1"},
+              {2, false, 0, -1, -1, "2"},
               {3, true, 0, 0, 3, "3"}};
     cases.push_back(std::move(c));
   }
   {
-    FixtureCase c{"old kernel: cpumap and thread_siblings masks, no cpu/online", {}, {}, "0-2", "", {}};
+    FixtureCase c{
+        "old kernel: cpumap and thread_siblings masks, no cpu/online", {}, {}, "0-2", "", {}};
     for (unsigned id = 0; id < 4; ++id) {
       const std::string d = kCpu + "cpu" + std::to_string(id) + "/";
       c.files[d + "topology/physical_package_id"] = "0\n";
@@ -172,7 +178,9 @@ std::vector<FixtureCase> fixtureCases() {
     c.files[kNode + "node0/meminfo"] = meminfo(0, 5000);
     c.files[kNode + "node0/distance"] = "10\n";
     c.nodes = {{0, "0-3", "cpumap", 5000, {10}}};
-    c.cpus = {{0, true, 0, 0, 0, "0-1"}, {1, true, 0, 0, 0, "0-1"}, {2, true, 0, 0, 1, "2-3"},
+    c.cpus = {{0, true, 0, 0, 0, "0-1"},
+              {1, true, 0, 0, 0, "0-1"},
+              {2, true, 0, 0, 1, "2-3"},
               {3, false, 0, 0, 1, "2-3"}};
     cases.push_back(std::move(c));
   }
@@ -195,7 +203,8 @@ std::vector<FixtureCase> fixtureCases() {
     cases.push_back(std::move(c));
   }
   {
-    FixtureCase c{"no node directory: one implicit node, MemTotal from proc/meminfo", {}, {}, "0-1", "", {}};
+    FixtureCase c{
+        "no node directory: one implicit node, MemTotal from proc/meminfo", {}, {}, "0-1", "", {}};
     c.files[kCpu + "online"] = "0-1\n";
     c.files[kCpu + "present"] = "0-1\n";
     addCpu(c.files, 0, 0, 0, "0");
@@ -206,7 +215,8 @@ std::vector<FixtureCase> fixtureCases() {
     cases.push_back(std::move(c));
   }
   {
-    FixtureCase c{"overlapping node cpus (buggy firmware): lowest node wins", {}, {}, "0-1", "", {}};
+    FixtureCase c{
+        "overlapping node cpus (buggy firmware): lowest node wins", {}, {}, "0-1", "", {}};
     c.files[kCpu + "online"] = "0-1\n";
     addCpu(c.files, 0, 0, 0, "0");
     addCpu(c.files, 1, 0, 1, "1");
@@ -299,11 +309,14 @@ TEST(TopologyFixtures, BrokenFilesAreNamedInTheError) {
   };
   const BrokenCase cases[] = {
       {"bad node cpulist", with({{kNode + "node0/cpulist", "0-x\n"}}),
-       "reading {root}/" + kNode + "node0/cpulist: invalid cpulist '0-x\\x0a': bad range '0-x': missing end"},
+       "reading {root}/" + kNode +
+           "node0/cpulist: invalid cpulist '0-x\\x0a': bad range '0-x': missing end"},
       {"reversed range in cpu/online", with({{kCpu + "online", "1-0\n"}}),
-       "reading {root}/" + kCpu + "online: invalid cpulist '1-0\\x0a': bad range '1-0': start is above end"},
+       "reading {root}/" + kCpu +
+           "online: invalid cpulist '1-0\\x0a': bad range '1-0': start is above end"},
       {"bad cpumap", cpumapOnly("zz\n"),
-       "reading {root}/" + kNode + "node0/cpumap: invalid cpumask 'zz\\x0a': bad hex digit 'z' in word 'zz'"},
+       "reading {root}/" + kNode +
+           "node0/cpumap: invalid cpumask 'zz\\x0a': bad hex digit 'z' in word 'zz'"},
       {"meminfo without MemTotal", with({{kNode + "node0/meminfo", "Node 0 MemFree: 5 kB\n"}}),
        "{root}/" + kNode + "node0/meminfo: no MemTotal line"},
       {"meminfo with a bad number", with({{kNode + "node0/meminfo", "Node 0 MemTotal: lots kB\n"}}),
@@ -318,10 +331,12 @@ TEST(TopologyFixtures, BrokenFilesAreNamedInTheError) {
        "{root}/" + kCpu + "cpu0/topology/physical_package_id: expected an integer, got ''"},
       {"bad thread_siblings_list", with({{kCpu + "cpu0/topology/thread_siblings_list", "0,,1\n"}}),
        "reading {root}/" + kCpu +
-           "cpu0/topology/thread_siblings_list: invalid cpulist '0,,1\\x0a': empty element at offset 2"},
+           "cpu0/topology/thread_siblings_list: invalid cpulist '0,,1\\x0a': empty element at "
+           "offset 2"},
       {"bad isolated", with({{kCpu + "isolated", "a\n"}}),
        "reading {root}/" + kCpu +
-           "isolated: invalid cpulist 'a\\x0a': bad element 'a': expected a CPU id or a range like 0-3"},
+           "isolated: invalid cpulist 'a\\x0a': bad element 'a': expected a CPU id or a range like "
+           "0-3"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.description);
@@ -341,9 +356,9 @@ TEST(TopologyFixtures, MissingRootAndNodeWithoutCpuFiles) {
   auto none = Topology::read((dir.path() / "nope").string());
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().code(), Errc::kNotFound);
-  EXPECT_EQ(none.error().describe(),
-            (dir.path() / "nope").string() + "/sys/devices/system/cpu: no such directory (is " +
-                (dir.path() / "nope").string() + " a sysfs root?)");
+  EXPECT_EQ(none.error().describe(), (dir.path() / "nope").string() +
+                                         "/sys/devices/system/cpu: no such directory (is " +
+                                         (dir.path() / "nope").string() + " a sysfs root?)");
 
   Files f;
   addCpu(f, 0, 0, 0, "0");
@@ -367,11 +382,12 @@ TEST(TopologyJson, MatchesDocumentedShape) {
   dir.write(f);
   auto topo = Topology::read(dir.path().string());
   ASSERT_TRUE(topo.ok()) << topo.error().describe();
-  EXPECT_EQ(topologyToJson(*topo),
-            R"({"cpus":[{"core":0,"id":0,"node":0,"online":true,"package":0,"siblings":"0"},)"
-            R"({"core":-1,"id":1,"node":0,"online":false,"package":-1,"siblings":"1"}],)"
-            R"("isolated":"0","nodes":[{"cpus":"0-1","distances":[10,20],"id":0,"mem_total_kb":1024},)"
-            R"({"cpus":"","distances":[20,10],"id":2,"mem_total_kb":2048}],"online":"0"})");
+  EXPECT_EQ(
+      topologyToJson(*topo),
+      R"({"cpus":[{"core":0,"id":0,"node":0,"online":true,"package":0,"siblings":"0"},)"
+      R"({"core":-1,"id":1,"node":0,"online":false,"package":-1,"siblings":"1"}],)"
+      R"("isolated":"0","nodes":[{"cpus":"0-1","distances":[10,20],"id":0,"mem_total_kb":1024},)"
+      R"({"cpus":"","distances":[20,10],"id":2,"mem_total_kb":2048}],"online":"0"})");
 }
 
 std::string sourceDir() {
@@ -401,8 +417,8 @@ TEST(TopologyRealDumps, MatchesManifestForEveryDump) {
     const std::string name = dump.at("name").get<std::string>();
     SCOPED_TRACE(name);
     TempDir dir;
-    const std::string cmd = "tar xzf '" + (data / (name + ".tar.gz")).string() + "' -C '" +
-                            dir.path().string() + "'";
+    const std::string cmd =
+        "tar xzf '" + (data / (name + ".tar.gz")).string() + "' -C '" + dir.path().string() + "'";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 
     auto topo = Topology::read(dir.path().string());

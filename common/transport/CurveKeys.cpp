@@ -2,12 +2,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <string>
-
-#include <zmq.h>
 
 #include "common/transport/KeyUtil.hpp"
 #include "common/transport/Transport.hpp"
@@ -23,7 +22,8 @@ constexpr std::string_view kZ85Alphabet =
 
 Result<std::string> decodeZ85Key(std::string_view z85) {
   if (z85.size() != 40) {
-    return Error(Errc::kInvalidArgument, "key has " + std::to_string(z85.size()) + " characters, expected 40");
+    return Error(Errc::kInvalidArgument,
+                 "key has " + std::to_string(z85.size()) + " characters, expected 40");
   }
   for (std::size_t i = 0; i < z85.size(); ++i) {
     if (kZ85Alphabet.find(z85[i]) == std::string_view::npos) {
@@ -34,8 +34,8 @@ Result<std::string> decodeZ85Key(std::string_view z85) {
       } else {
         std::snprintf(shown, sizeof shown, "0x%02x", c);
       }
-      return Error(Errc::kInvalidArgument,
-                   std::string("invalid character ") + shown + " at position " + std::to_string(i) + " (not Z85)");
+      return Error(Errc::kInvalidArgument, std::string("invalid character ") + shown +
+                                               " at position " + std::to_string(i) + " (not Z85)");
     }
   }
   const std::string text(z85);
@@ -84,7 +84,8 @@ Result<std::string> readKeyFile(const std::string& path, mode_t* mode) {
   if (f.fd < 0) return openError("open key file", path);
   struct stat st {};
   if (::fstat(f.fd, &st) != 0) return Error::fromErrno("stat " + path);
-  if (!S_ISREG(st.st_mode)) return Error(Errc::kInvalidArgument, "key file " + path + " is not a regular file");
+  if (!S_ISREG(st.st_mode))
+    return Error(Errc::kInvalidArgument, "key file " + path + " is not a regular file");
   if (st.st_size > kMaxKeyFileBytes) {
     return Error(Errc::kInvalidArgument, "key file " + path + " is larger than " +
                                              std::to_string(kMaxKeyFileBytes) + " bytes");
@@ -117,8 +118,8 @@ Result<std::string> readKeyFile(const std::string& path, mode_t* mode) {
     pos = end + 1;
     if (line.empty() || line.front() == '#') continue;
     if (found) {
-      return Error(Errc::kInvalidArgument, "key file " + path + " line " + std::to_string(lineNo) +
-                                               ": more than one key");
+      return Error(Errc::kInvalidArgument,
+                   "key file " + path + " line " + std::to_string(lineNo) + ": more than one key");
     }
     auto raw = detail::decodeZ85Key(line);
     if (!raw) {
@@ -134,14 +135,16 @@ Result<std::string> readKeyFile(const std::string& path, mode_t* mode) {
 Result<std::string> publicFromSecret(const std::string& secret) {
   char pub[41] = {};
   if (zmq_curve_public(pub, secret.c_str()) != 0) {
-    if (errno == ENOTSUP) return Error(Errc::kUnavailable, "libzmq was built without CURVE support");
+    if (errno == ENOTSUP)
+      return Error(Errc::kUnavailable, "libzmq was built without CURVE support");
     return Error(Errc::kInvalidArgument, "secret key is not valid Z85");
   }
   return std::string(pub, 40);
 }
 
 bool endsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 Result<void> writeNewFile(const std::string& path, const std::string& content, mode_t mode) {
@@ -172,7 +175,8 @@ Result<CurveKeyPair> generateCurveKeyPair() {
   char pub[41] = {};
   char sec[41] = {};
   if (zmq_curve_keypair(pub, sec) != 0) {
-    if (errno == ENOTSUP) return Error(Errc::kUnavailable, "libzmq was built without CURVE support");
+    if (errno == ENOTSUP)
+      return Error(Errc::kUnavailable, "libzmq was built without CURVE support");
     return Error::fromErrno("zmq_curve_keypair");
   }
   return CurveKeyPair{std::string(pub, 40), std::string(sec, 40)};
@@ -202,15 +206,17 @@ Result<CurveKeyPair> loadCurveKeyPair(const std::string& secretKeyFile) {
       auto stored = readKeyFile(pubFile, nullptr);
       if (!stored) return std::move(stored).error();
       if (*stored != *pub) {
-        return Error(Errc::kInvalidArgument,
-                     "public key in " + pubFile + " does not match the secret key in " + secretKeyFile);
+        return Error(
+            Errc::kInvalidArgument,
+            "public key in " + pubFile + " does not match the secret key in " + secretKeyFile);
       }
     }
   }
   return CurveKeyPair{std::move(*pub), std::move(*secret)};
 }
 
-Result<void> writeCurveKeyPair(const CurveKeyPair& keys, const std::string& dir, const std::string& name) {
+Result<void> writeCurveKeyPair(const CurveKeyPair& keys, const std::string& dir,
+                               const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
       name.find('\0') != std::string::npos) {
     return Error(Errc::kInvalidArgument, "key name '" + name + "' is not a plain file name");
@@ -226,7 +232,8 @@ Result<void> writeCurveKeyPair(const CurveKeyPair& keys, const std::string& dir,
   }
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return openError("use key directory", dir);
-  if (!S_ISDIR(st.st_mode)) return Error(Errc::kInvalidArgument, "key directory " + dir + " is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return Error(Errc::kInvalidArgument, "key directory " + dir + " is not a directory");
 
   const std::string base = dir + (endsWith(dir, "/") ? "" : "/") + name;
   const std::string keyFile = base + ".key";

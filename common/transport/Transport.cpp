@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <cstring>
 #include <utility>
-
 #include <zmq.hpp>
 
 #include "common/transport/KeyUtil.hpp"
@@ -35,8 +34,9 @@ constexpr int kHeartbeatTimeoutMs = 6000;
 // message and errnum stays 0.
 Error zmqError(const std::string& what, const zmq::error_t& e) {
   const int n = e.num();
-  const Errc code = (n == EINVAL || n == EPROTONOSUPPORT || n == ENOCOMPATPROTO) ? Errc::kInvalidArgument
-                                                                                  : Errc::kSystem;
+  const Errc code = (n == EINVAL || n == EPROTONOSUPPORT || n == ENOCOMPATPROTO)
+                        ? Errc::kInvalidArgument
+                        : Errc::kSystem;
   return Error(code, what + ": " + e.what());
 }
 
@@ -132,7 +132,8 @@ Result<void> checkIpcPathFree(const std::string& path) {
 Result<void> checkPayloadSize(std::string_view payload, std::size_t limit) {
   if (payload.size() > limit) {
     return Error(Errc::kInvalidArgument, "payload of " + std::to_string(payload.size()) +
-                                             " bytes exceeds maxMessageBytes " + std::to_string(limit));
+                                             " bytes exceeds maxMessageBytes " +
+                                             std::to_string(limit));
   }
   return okResult();
 }
@@ -197,7 +198,8 @@ void Server::Impl::serviceZap() {
     // The REP socket must answer every request it received to stay in its send state; with
     // dontwait a failed reply is dropped and libzmq fails the handshake on its own.
     try {
-      zap.send(zmq::buffer(std::string_view("1.0")), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      zap.send(zmq::buffer(std::string_view("1.0")),
+               zmq::send_flags::sndmore | zmq::send_flags::dontwait);
       zap.send(zmq::buffer(requestId), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
       zap.send(zmq::buffer(status), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
       zap.send(zmq::buffer(statusText), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
@@ -239,19 +241,23 @@ Result<std::unique_ptr<Server>> Server::bind(ServerOptions opts) {
   if (opts.endpoint.empty()) return Error(Errc::kInvalidArgument, "server endpoint is empty");
   if (opts.maxMessageBytes == 0) return Error(Errc::kInvalidArgument, "maxMessageBytes is 0");
   if (opts.authorize && !opts.curveSecretKey) {
-    return Error(Errc::kInvalidArgument, "authorize is set but curveSecretKey is not (authorize needs CURVE)");
+    return Error(Errc::kInvalidArgument,
+                 "authorize is set but curveSecretKey is not (authorize needs CURVE)");
   }
   const bool isIpc = opts.endpoint.rfind("ipc://", 0) == 0;
   if (opts.ipcFileMode && !isIpc) {
-    return Error(Errc::kInvalidArgument, "ipcFileMode is set for non-ipc endpoint " + opts.endpoint);
+    return Error(Errc::kInvalidArgument,
+                 "ipcFileMode is set for non-ipc endpoint " + opts.endpoint);
   }
   if (opts.ipcFileMode && (*opts.ipcFileMode & ~07777u) != 0) {
     char octal[16];
     std::snprintf(octal, sizeof octal, "0%o", *opts.ipcFileMode);
-    return Error(Errc::kInvalidArgument, std::string("ipcFileMode ") + octal + " is not a file mode");
+    return Error(Errc::kInvalidArgument,
+                 std::string("ipcFileMode ") + octal + " is not a file mode");
   }
   if (opts.ipcFileMode && opts.endpoint.rfind("ipc://@", 0) == 0) {
-    return Error(Errc::kInvalidArgument, "ipcFileMode is set for abstract socket " + opts.endpoint + " (it has no file)");
+    return Error(Errc::kInvalidArgument,
+                 "ipcFileMode is set for abstract socket " + opts.endpoint + " (it has no file)");
   }
   if (isIpc) VNUMA_TRY_VOID(checkIpcPathFree(opts.endpoint.substr(6)));
   std::string secret;
@@ -319,7 +325,8 @@ Result<std::optional<Incoming>> Server::receive(std::chrono::milliseconds timeou
 Result<void> Server::send(const std::string& peer, std::string_view payload) {
   VNUMA_TRY_VOID(checkPayloadSize(payload, impl_->opts.maxMessageBytes));
   try {
-    if (!impl_->router.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+    if (!impl_->router.send(zmq::buffer(peer),
+                            zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       return Error(Errc::kUnavailable, "send queue of peer " + detail::hex(peer) + " is full");
     }
     // Once the routing frame is accepted the pipe has room for the rest of the message.
@@ -334,8 +341,12 @@ Result<void> Server::send(const std::string& peer, std::string_view payload) {
 }
 
 std::string Server::boundEndpoint() const { return impl_->boundEndpoint; }
-std::uint64_t Server::droppedMessages() const { return impl_->dropped.load(std::memory_order_relaxed); }
-std::uint64_t Server::refusedClients() const { return impl_->refused.load(std::memory_order_relaxed); }
+std::uint64_t Server::droppedMessages() const {
+  return impl_->dropped.load(std::memory_order_relaxed);
+}
+std::uint64_t Server::refusedClients() const {
+  return impl_->refused.load(std::memory_order_relaxed);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Client
@@ -428,7 +439,8 @@ Result<std::unique_ptr<Client>> Client::connect(ClientOptions opts) {
     impl->dealer = zmq::socket_t(impl->ctx, zmq::socket_type::dealer);
     setCommonOptions(impl->dealer, opts.lingerMs, opts.maxMessageBytes, opts.sendHighWaterMark);
     impl->dealer.set(zmq::sockopt::reconnect_ivl, static_cast<int>(opts.reconnectInterval.count()));
-    impl->dealer.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(opts.reconnectIntervalMax.count()));
+    impl->dealer.set(zmq::sockopt::reconnect_ivl_max,
+                     static_cast<int>(opts.reconnectIntervalMax.count()));
     if (!serverKey.empty()) {
       impl->curve = true;
       impl->dealer.set(zmq::sockopt::curve_serverkey, zmq::buffer(serverKey));
@@ -462,7 +474,8 @@ Result<void> Client::send(std::string_view payload) {
     impl_->retryIfDue();
     if (!impl_->dealer.send(zmq::buffer(payload), zmq::send_flags::dontwait)) {
       if (impl_->retryAt) {
-        return Error(Errc::kUnavailable, impl_->opts.endpoint + " refused this client's key; retrying in " +
+        return Error(Errc::kUnavailable, impl_->opts.endpoint +
+                                             " refused this client's key; retrying in " +
                                              std::to_string(impl_->untilRetry().count()) + " ms");
       }
       return Error(Errc::kUnavailable, "send queue to " + impl_->opts.endpoint + " is full");
@@ -497,7 +510,9 @@ Result<std::optional<std::string>> Client::receive(std::chrono::milliseconds tim
   }
 }
 
-std::uint64_t Client::handshakeRefusals() const { return impl_->refusals.load(std::memory_order_relaxed); }
+std::uint64_t Client::handshakeRefusals() const {
+  return impl_->refusals.load(std::memory_order_relaxed);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Waker

@@ -76,7 +76,8 @@ Result<CurveKeyPair> generateCurveKeyPair();
 Result<CurveKeyPair> loadCurveKeyPair(const std::string& secretKeyFile);
 Result<std::string> loadCurvePublicKey(const std::string& publicKeyFile);
 // Writes dir/name.key (0600) and dir/name.pub (0644); refuses to overwrite existing files.
-Result<void> writeCurveKeyPair(const CurveKeyPair& keys, const std::string& dir, const std::string& name);
+Result<void> writeCurveKeyPair(const CurveKeyPair& keys, const std::string& dir,
+                               const std::string& name);
 
 struct Incoming {
   std::string peer;       // ZeroMQ routing id; pass back to Server::send
@@ -85,13 +86,13 @@ struct Incoming {
 };
 
 struct ServerOptions {
-  std::string endpoint;                         // "tcp://127.0.0.1:5600", "ipc:///run/vnuma/admin.sock"
-  std::optional<std::string> curveSecretKey;    // Z85; makes this a CURVE server
+  std::string endpoint;  // "tcp://127.0.0.1:5600", "ipc:///run/vnuma/admin.sock"
+  std::optional<std::string> curveSecretKey;                    // Z85; makes this a CURVE server
   std::function<bool(const std::string& clientKey)> authorize;  // CURVE only; nullptr = allow all
   std::size_t maxMessageBytes = kMaxAgentMessageBytes;
   int lingerMs = 0;
-  std::optional<unsigned> ipcFileMode;          // chmod for ipc:// endpoints, e.g. 0660
-  int sendHighWaterMark = 1000;                 // bounded queues; excess sends fail with kUnavailable
+  std::optional<unsigned> ipcFileMode;  // chmod for ipc:// endpoints, e.g. 0660
+  int sendHighWaterMark = 1000;         // bounded queues; excess sends fail with kUnavailable
 };
 
 class Server {

@@ -1,10 +1,11 @@
 // Real ZeroMQ sockets on 127.0.0.1 and ipc:// in a temporary directory (label: integration).
-#include "common/transport/Transport.hpp"
-
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -12,9 +13,7 @@
 #include <fstream>
 #include <thread>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <zmq.h>
+#include "common/transport/Transport.hpp"
 
 namespace vnuma::transport {
 namespace {
@@ -139,7 +138,8 @@ struct CurveFixture {
   }
   // A client of `s` presenting `keys`.
   std::unique_ptr<Client> connect(const Server& s, const CurveKeyPair& keys) const {
-    return connectClient({.endpoint = s.boundEndpoint(), .serverPublicKey = server.publicKey, .clientKeys = keys});
+    return connectClient(
+        {.endpoint = s.boundEndpoint(), .serverPublicKey = server.publicKey, .clientKeys = keys});
   }
 };
 
@@ -170,7 +170,8 @@ TEST(Transport, CurveRoundTripReportsClientKey) {
 
 TEST(Transport, UnauthorizedCurveClientNeverGetsThrough) {
   CurveFixture k;
-  auto server = bindServer(k.serverOptions([&](const std::string& key) { return key == k.good.publicKey; }));
+  auto server =
+      bindServer(k.serverOptions([&](const std::string& key) { return key == k.good.publicKey; }));
   ASSERT_TRUE(server);
   auto intruder = k.connect(*server, k.bad);
   ASSERT_TRUE(intruder);
@@ -198,9 +199,12 @@ TEST(Transport, UnauthorizedCurveClientNeverGetsThrough) {
 TEST(Transport, RefusedClientRetriesAndGetsInOnceAuthorized) {
   CurveFixture k;
   bool allowed = false;  // the key is installed on the broker later
-  auto server = bindServer(k.serverOptions([&](const std::string& key) { return allowed && key == k.good.publicKey; }));
+  auto server = bindServer(
+      k.serverOptions([&](const std::string& key) { return allowed && key == k.good.publicKey; }));
   ASSERT_TRUE(server);
-  ClientOptions co{.endpoint = server->boundEndpoint(), .serverPublicKey = k.server.publicKey, .clientKeys = k.good};
+  ClientOptions co{.endpoint = server->boundEndpoint(),
+                   .serverPublicKey = k.server.publicKey,
+                   .clientKeys = k.good};
   co.reconnectInterval = 20ms;
   co.reconnectIntervalMax = 150ms;
   auto client = connectClient(co);
@@ -221,7 +225,8 @@ TEST(Transport, RefusedClientRetriesAndGetsInOnceAuthorized) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code(), Errc::kUnavailable);
   EXPECT_THAT(refused.error().describe(),
-              ::testing::MatchesRegex(server->boundEndpoint() + " refused this client's key; retrying in [0-9]+ ms"));
+              ::testing::MatchesRegex(server->boundEndpoint() +
+                                      " refused this client's key; retrying in [0-9]+ ms"));
 
   allowed = true;
   std::optional<Incoming> in;
@@ -262,7 +267,8 @@ TEST(Transport, CurveClientWithWrongServerKeyNeverGetsThrough) {
 
 TEST(Transport, ThrowingAuthorizeRefuses) {
   CurveFixture k;
-  auto server = bindServer(k.serverOptions([](const std::string&) -> bool { throw std::runtime_error("boom"); }));
+  auto server = bindServer(
+      k.serverOptions([](const std::string&) -> bool { throw std::runtime_error("boom"); }));
   ASSERT_TRUE(server);
   auto client = k.connect(*server, k.good);
   ASSERT_TRUE(client);
@@ -411,15 +417,16 @@ TEST(Transport, ServerSendQueueBoundedPerPeer) {
   }
   ASSERT_FALSE(r.ok()) << "sent " << sent << " messages without back-pressure";
   EXPECT_EQ(r.error().code(), Errc::kUnavailable);
-  EXPECT_EQ(r.error().describe(), "send queue of peer " + [&] {
-    std::string hex;
-    for (unsigned char c : in->peer) {
-      char b[3];
-      std::snprintf(b, sizeof b, "%02x", c);
-      hex += b;
-    }
-    return hex;
-  }() + " is full");
+  EXPECT_EQ(
+      r.error().describe(), "send queue of peer " + [&] {
+        std::string hex;
+        for (unsigned char c : in->peer) {
+          char b[3];
+          std::snprintf(b, sizeof b, "%02x", c);
+          hex += b;
+        }
+        return hex;
+      }() + " is full");
   zmq_close(raw);
   zmq_ctx_term(ctx);
 }
@@ -619,13 +626,15 @@ TEST(Transport, BindErrors) {
   badMode.ipcFileMode = 0600;
   r = Server::bind(badMode);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().describe(), "ipcFileMode is set for abstract socket ipc://@vnuma-abstract (it has no file)");
+  EXPECT_EQ(r.error().describe(),
+            "ipcFileMode is set for abstract socket ipc://@vnuma-abstract (it has no file)");
 
   ServerOptions authWithoutCurve = plainServer();
   authWithoutCurve.authorize = [](const std::string&) { return true; };
   r = Server::bind(authWithoutCurve);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().describe(), "authorize is set but curveSecretKey is not (authorize needs CURVE)");
+  EXPECT_EQ(r.error().describe(),
+            "authorize is set but curveSecretKey is not (authorize needs CURVE)");
 
   ServerOptions badKey = plainServer();
   badKey.curveSecretKey = "short";
@@ -681,14 +690,16 @@ TEST(CurveKeys, GenerateWriteLoadRoundTrip) {
   auto again = writeCurveKeyPair(*generateCurveKeyPair(), dir.path(), "agent");
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code(), Errc::kConflict);
-  EXPECT_EQ(again.error().describe(), dir.file("agent.key") + " already exists; refusing to overwrite a key file");
+  EXPECT_EQ(again.error().describe(),
+            dir.file("agent.key") + " already exists; refusing to overwrite a key file");
   EXPECT_EQ(loadCurveKeyPair(dir.file("agent.key"))->secretKey, keys->secretKey);
 
   // A .pub alone in the way also blocks, and no .key is left behind.
   writeFile(dir.file("other.pub"), keys->publicKey + "\n", 0644);
   auto blocked = writeCurveKeyPair(*keys, dir.path(), "other");
   ASSERT_FALSE(blocked.ok());
-  EXPECT_EQ(blocked.error().describe(), dir.file("other.pub") + " already exists; refusing to overwrite a key file");
+  EXPECT_EQ(blocked.error().describe(),
+            dir.file("other.pub") + " already exists; refusing to overwrite a key file");
   EXPECT_FALSE(fs::exists(dir.file("other.key")));
 }
 
@@ -719,7 +730,8 @@ TEST(CurveKeys, BadKeyFilesAreRefusedWithExactErrors) {
   const std::vector<BadKeyFile> cases = {
       {"empty file", "", "key file $F holds no key"},
       {"only comments", "# nothing\n\n", "key file $F holds no key"},
-      {"short key", key.substr(0, 39) + "\n", "key file $F line 1: key has 39 characters, expected 40"},
+      {"short key", key.substr(0, 39) + "\n",
+       "key file $F line 1: key has 39 characters, expected 40"},
       {"long key", key + "A\n", "key file $F line 1: key has 41 characters, expected 40"},
       {"trailing space", key + " \n", "key file $F line 1: key has 41 characters, expected 40"},
       {"CRLF line end", key + "\r\n", "key file $F line 1: key has 41 characters, expected 40"},
@@ -761,15 +773,17 @@ TEST(CurveKeys, SecretKeyFileChecks) {
   writeFile(dir.file("open.key"), keys.secretKey + "\n", 0644);
   auto open = loadCurveKeyPair(dir.file("open.key"));
   ASSERT_FALSE(open.ok());
-  EXPECT_EQ(open.error().describe(), "secret key file " + dir.file("open.key") +
-                                         " is accessible by group or others (mode 0644); run chmod 600 on it");
+  EXPECT_EQ(open.error().describe(),
+            "secret key file " + dir.file("open.key") +
+                " is accessible by group or others (mode 0644); run chmod 600 on it");
 
   writeFile(dir.file("mismatch.key"), keys.secretKey + "\n", 0600);
   writeFile(dir.file("mismatch.pub"), other.publicKey + "\n", 0644);
   auto mismatch = loadCurveKeyPair(dir.file("mismatch.key"));
   ASSERT_FALSE(mismatch.ok());
   EXPECT_EQ(mismatch.error().describe(), "public key in " + dir.file("mismatch.pub") +
-                                             " does not match the secret key in " + dir.file("mismatch.key"));
+                                             " does not match the secret key in " +
+                                             dir.file("mismatch.key"));
 
   writeFile(dir.file("badpub.key"), keys.secretKey + "\n", 0600);
   writeFile(dir.file("badpub.pub"), "nope\n", 0644);

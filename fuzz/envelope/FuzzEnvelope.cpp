@@ -3,13 +3,13 @@
 // - whatever decodes re-encodes to bytes that decode again (a broker never emits what it
 //   would itself refuse after a round trip), and
 // - re-encoding is stable: encode(decode(encode(m))) == encode(m).
+#include <google/protobuf/stubs/logging.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
-
-#include <google/protobuf/stubs/logging.h>
 
 #include "common/proto/Codec.hpp"
 
@@ -45,10 +45,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   using namespace vnuma;
   roundTrip(bytes, codec::decodeEnvelope, codec::encodeEnvelope, "envelope");
-  roundTrip(bytes, codec::decodeAdminRequest,
-            [](const proto::AdminRequest& r) { return codec::encode(r); }, "admin request");
-  roundTrip(bytes, codec::decodeAdminResponse,
-            [](const proto::AdminResponse& r) { return codec::encode(r); }, "admin response");
+  roundTrip(
+      bytes, codec::decodeAdminRequest,
+      [](const proto::AdminRequest& r) { return codec::encode(r); }, "admin request");
+  roundTrip(
+      bytes, codec::decodeAdminResponse,
+      [](const proto::AdminResponse& r) { return codec::encode(r); }, "admin response");
   if (auto env = codec::decodeEnvelope(bytes); env.ok() && codec::bodyName(*env) == nullptr) {
     fail("envelope", "bodyName returned null");
   }

@@ -24,7 +24,8 @@ TEST(AgentConfigTest, DefaultsAndShippedFile) {
 
 TEST(AgentConfigTest, ValuesAreReadAndUuidLowercased) {
   auto c = AgentConfig::parse(
-      "[agent]\nperiod_ms = 100\nmechanism = \"hotplug\"\nvm_uuid = \"1B4E28BA-2FA1-11D2-883F-0016D3CCA427\"\n"
+      "[agent]\nperiod_ms = 100\nmechanism = \"hotplug\"\nvm_uuid = "
+      "\"1B4E28BA-2FA1-11D2-883F-0016D3CCA427\"\n"
       "[cgroup]\nroot = \"/vnuma-test\"\n[best_effort]\nkthreads = false\n",
       "a.toml");
   ASSERT_TRUE(c.ok()) << c.error().describe();
@@ -43,16 +44,21 @@ struct BadConfig {
 
 TEST(AgentConfigTest, BadValuesAreRefusedWithFileLineAndReason) {
   const BadConfig cases[] = {
-      {"period below 100 ms", "[agent]\nperiod_ms = 99\n", "b.toml:2:13: agent.period_ms: expected integer in [100, 60000], got 99"},
-      {"nice above 19", "[agent]\nnice = 20\n", "b.toml:2:8: agent.nice: expected integer in [-20, 19], got 20"},
+      {"period below 100 ms", "[agent]\nperiod_ms = 99\n",
+       "b.toml:2:13: agent.period_ms: expected integer in [100, 60000], got 99"},
+      {"nice above 19", "[agent]\nnice = 20\n",
+       "b.toml:2:8: agent.nice: expected integer in [-20, 19], got 20"},
       {"cross-field: only one CURVE key", "[broker]\npublic_key_file = \"/k.pub\"\n",
-       "b.toml: broker.agent_key_file: CURVE needs both broker.public_key_file and broker.agent_key_file (or neither)"},
+       "b.toml: broker.agent_key_file: CURVE needs both broker.public_key_file and "
+       "broker.agent_key_file (or neither)"},
       {"endpoint scheme", "[broker]\nendpoint = \"http://x\"\n",
        "b.toml: broker.endpoint: must start with tcp:// or ipc:// (got 'http://x')"},
-      {"managed name with a slash", "[cgroup]\nmanaged_name = \"a/b\"\n", "b.toml: cgroup.managed_name: must be a single directory name"},
+      {"managed name with a slash", "[cgroup]\nmanaged_name = \"a/b\"\n",
+       "b.toml: cgroup.managed_name: must be a single directory name"},
       {"uuid", "[agent]\nvm_uuid = \"nope\"\n",
        "b.toml: agent.vm_uuid: not a UUID like 1b4e28ba-2fa1-11d2-883f-0016d3cca427: 'nope'"},
-      {"relative fs root", "[agent]\nfs_root = \"tmp\"\n", "b.toml: agent.fs_root: must be an absolute path"},
+      {"relative fs root", "[agent]\nfs_root = \"tmp\"\n",
+       "b.toml: agent.fs_root: must be an absolute path"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.description);

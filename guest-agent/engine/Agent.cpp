@@ -10,7 +10,8 @@
 
 namespace vnuma::agent {
 
-Result<std::unique_ptr<Agent>> Agent::build(const AgentConfig& cfg, const Loggers& logs, bool dryRun) {
+Result<std::unique_ptr<Agent>> Agent::build(const AgentConfig& cfg, const Loggers& logs,
+                                            bool dryRun) {
   std::unique_ptr<Agent> a(new Agent());
   a->cfg_ = cfg;
   a->logs_ = logs;
@@ -36,20 +37,23 @@ Result<std::unique_ptr<Agent>> Agent::build(const AgentConfig& cfg, const Logger
     info.cgroupMode = layout->mode;
     a->cgroupWriter_ = makeCgroupWriter(cfg.fsRoot, logs.cgroup);
     CgroupMechanismOptions opts{cfg.fsRoot, cfg.cgroupRoot, cfg.managedName};
-    a->mechanism_ = std::make_unique<CgroupCpuMechanism>(layout.value(), opts, *a->cgroupWriter_, logs.cgroup);
+    a->mechanism_ =
+        std::make_unique<CgroupCpuMechanism>(layout.value(), opts, *a->cgroupWriter_, logs.cgroup);
   } else {
     a->mechanism_ = std::make_unique<HotplugCpuMechanism>(cfg.fsRoot, a->sysfsWriter_, logs.sys);
   }
   a->bestEffort_ = std::make_unique<BestEffortMover>(
-      BestEffortOptions{cfg.fsRoot, cfg.irq, cfg.workqueue, cfg.kthreads}, a->sysfsWriter_, logs.sys);
+      BestEffortOptions{cfg.fsRoot, cfg.irq, cfg.workqueue, cfg.kthreads}, a->sysfsWriter_,
+      logs.sys);
   a->sampler_ = std::make_unique<UsageSampler>(cfg.fsRoot);
   a->memory_ = ensureMovableOnline(cfg.fsRoot, cfg.ensureMovable && !dryRun);
   if (a->memory_.changed)
     logs.sys->info("memory auto_online_blocks {} -> {}", a->memory_.before, a->memory_.after);
   else if (!a->memory_.error.empty())
     logs.sys->warn("memory online policy: {}", a->memory_.error);
-  logs.main->info("discovered vm_uuid={} nodes={} online={} mechanism={} cgroup_mode={}", info.identity.vmUuid,
-                  info.topology.nodes.size(), info.topology.online.toList(), a->mechanism_->name(), info.cgroupMode);
+  logs.main->info("discovered vm_uuid={} nodes={} online={} mechanism={} cgroup_mode={}",
+                  info.identity.vmUuid, info.topology.nodes.size(), info.topology.online.toList(),
+                  a->mechanism_->name(), info.cgroupMode);
   a->engine_ = std::make_unique<AgentEngine>(std::move(info), *a->mechanism_, a->bestEffort_.get(),
                                              a->sampler_.get(), logs.engine);
   return a;
@@ -64,7 +68,8 @@ bool Agent::runOnce(std::ostream& out, const std::optional<CpuSet>& grant, bool 
   for (const auto& n : h.nodes()) {
     CpuSet cpus;
     for (auto c : n.vcpus()) cpus.add(c);
-    out << "node " << n.id() << ": vcpus " << cpus.toList() << " mem_total_kb " << n.mem_total_kb() << "\n";
+    out << "node " << n.id() << ": vcpus " << cpus.toList() << " mem_total_kb " << n.mem_total_kb()
+        << "\n";
   }
   CpuSet online;
   for (auto c : h.online_vcpus()) online.add(c);
@@ -74,27 +79,33 @@ bool Agent::runOnce(std::ostream& out, const std::optional<CpuSet>& grant, bool 
   out << "\n";
   if (layout_)
     out << "cgroup: mode " << layout_->mode << ", cpuset at " << layout_->cpusetMount << ", cpu at "
-        << (layout_->cpuMount.empty() ? "(none)" : layout_->cpuMount) << ", agent root " << cfg_.cgroupRoot << "\n";
+        << (layout_->cpuMount.empty() ? "(none)" : layout_->cpuMount) << ", agent root "
+        << cfg_.cgroupRoot << "\n";
   auto applied = mechanism_->applied();
-  out << "applied now: " << (applied ? applied->toList() : "unreadable: " + applied.error().describe()) << "\n";
+  out << "applied now: "
+      << (applied ? applied->toList() : "unreadable: " + applied.error().describe()) << "\n";
   auto eligible = mechanism_->eligible();
-  out << "grantable vcpus: " << (eligible ? eligible->toList() : "unreadable: " + eligible.error().describe()) << "\n";
+  out << "grantable vcpus: "
+      << (eligible ? eligible->toList() : "unreadable: " + eligible.error().describe()) << "\n";
   out << "memory: auto_online_blocks " << (memory_.before.empty() ? "(absent)" : memory_.before);
-  if (memory_.changed) out << " -> " << memory_.after;
-  else if (memory_.before != "online_movable" && !memory_.before.empty()) out << (dryRun ? " (would set online_movable)" : "");
+  if (memory_.changed)
+    out << " -> " << memory_.after;
+  else if (memory_.before != "online_movable" && !memory_.before.empty())
+    out << (dryRun ? " (would set online_movable)" : "");
   out << ", offline blocks " << memory_.offlineBlocks << "\n";
   auto devices = sampler_->virtioMemDevices();
   out << "virtio-mem: " << (devices.empty() ? "none" : "") << "\n";
   for (const auto& d : devices)
-    out << "  " << d.device << " node " << (d.node < 0 ? std::string("unknown") : std::to_string(d.node)) << "\n";
+    out << "  " << d.device << " node "
+        << (d.node < 0 ? std::string("unknown") : std::to_string(d.node)) << "\n";
   auto s = sampler_->sample();
   if (s) {
     out << "runnable: " << s->runnable << "\n";
-    out << "psi: " << (s->psiAvailable ? "" : "(unavailable) ") << "cpu some " << s->cpu.someAvg10 << "%, memory some "
-        << s->memory.someAvg10 << "%, io some " << s->io.someAvg10 << "%\n";
+    out << "psi: " << (s->psiAvailable ? "" : "(unavailable) ") << "cpu some " << s->cpu.someAvg10
+        << "%, memory some " << s->memory.someAvg10 << "%, io some " << s->io.someAvg10 << "%\n";
     for (const auto& n : s->nodes)
-      out << "node " << n.node << " memory: total " << n.totalKb << " kB, free " << n.freeKb << " kB, available "
-          << n.availableKb << " kB\n";
+      out << "node " << n.node << " memory: total " << n.totalKb << " kB, free " << n.freeKb
+          << " kB, available " << n.availableKb << " kB\n";
   } else {
     out << "sample failed: " << s.error().describe() << "\n";
   }
@@ -122,9 +133,9 @@ bool Agent::runOnce(std::ostream& out, const std::optional<CpuSet>& grant, bool 
   const auto& ack = replies.front().ack();
   CpuSet got;
   for (auto c : ack.applied_vcpus()) got.add(c);
-  out << "applied " << grant->toList() << ": " << (ack.ok() ? "ok" : "FAILED: " + ack.error()) << ", read back "
-      << got.toList() << ", apply_us " << ack.apply_us() << ", best effort ok " << ack.best_effort_ok()
-      << " failed " << ack.best_effort_failed() << "\n";
+  out << "applied " << grant->toList() << ": " << (ack.ok() ? "ok" : "FAILED: " + ack.error())
+      << ", read back " << got.toList() << ", apply_us " << ack.apply_us() << ", best effort ok "
+      << ack.best_effort_ok() << " failed " << ack.best_effort_failed() << "\n";
   for (const auto& it : ack.items())
     out << "  " << it.item() << ": " << (it.ok() ? "ok" : "failed") << " " << it.detail() << "\n";
   return ack.ok();
@@ -149,8 +160,8 @@ Result<void> Agent::runSession(int stopFd, std::optional<Millis> runFor) {
   BrokerSession session(opts, *engine_, logs_.rpc);
   auto r = session.run();
   const auto& st = session.stats();
-  logs_.rpc->info("session ended sent={} dropped={} received={} malformed={} hellos={} ticks={}", st.sent,
-                  st.sendDropped, st.received, st.malformed, st.hellos, st.ticks);
+  logs_.rpc->info("session ended sent={} dropped={} received={} malformed={} hellos={} ticks={}",
+                  st.sent, st.sendDropped, st.received, st.malformed, st.hellos, st.ticks);
   return r;
 }
 

@@ -27,7 +27,8 @@ class Agent {
   // Discovers topology, identity (a missing UUID is an error unless `dryRun`), the cgroup layout
   // (mechanism "cgroup") and, unless `dryRun`, makes hot-plugged memory online movable
   // (memory.ensure_movable). Errors say what could not be discovered.
-  static Result<std::unique_ptr<Agent>> build(const AgentConfig& cfg, const Loggers& logs, bool dryRun);
+  static Result<std::unique_ptr<Agent>> build(const AgentConfig& cfg, const Loggers& logs,
+                                              bool dryRun);
 
   // Prints discovery and one usage sample to `out`; with `grant`: applies it (or with `dryRun`
   // prints what would be written). false when applying failed.

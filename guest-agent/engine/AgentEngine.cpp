@@ -138,7 +138,8 @@ std::vector<proto::Envelope> AgentEngine::onMessage(const proto::Envelope& env, 
     return {};
   }
   if (!hasSession() || env.session_id() != sessionId_) {
-    log_->debug("ignoring {} for session {} (current {})", codec::bodyName(env), env.session_id(), sessionId_);
+    log_->debug("ignoring {} for session {} (current {})", codec::bodyName(env), env.session_id(),
+                sessionId_);
     return {};
   }
   if (env.seq() <= lastInSeq_) {
@@ -164,7 +165,8 @@ std::vector<proto::Envelope> AgentEngine::onMessage(const proto::Envelope& env, 
       return {};
     }
     default: {
-      const std::string msg = std::string("unexpected ") + codec::bodyName(env) + " from the broker";
+      const std::string msg =
+          std::string("unexpected ") + codec::bodyName(env) + " from the broker";
       log_->warn("{} seq={}", msg, env.seq());
       return {errorMessage(proto::Error::BAD_REQUEST, msg, env.seq())};
     }
@@ -186,7 +188,8 @@ std::optional<std::string> AgentEngine::validate(const CpuSet& vcpus, const CpuQ
   return std::nullopt;
 }
 
-proto::Ack AgentEngine::applyGrant(std::uint64_t generation, const CpuSet& vcpus, const CpuQuota& quota) {
+proto::Ack AgentEngine::applyGrant(std::uint64_t generation, const CpuSet& vcpus,
+                                   const CpuQuota& quota) {
   const auto start = std::chrono::steady_clock::now();
   proto::Ack ack;
   ack.set_generation(generation);
@@ -225,8 +228,9 @@ proto::Ack AgentEngine::applyGrant(std::uint64_t generation, const CpuSet& vcpus
   }
   ack.set_best_effort_ok(beOk);
   ack.set_best_effort_failed(beFailed);
-  ack.set_apply_us(static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count()));
+  ack.set_apply_us(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  std::chrono::steady_clock::now() - start)
+                                                  .count()));
   return ack;
 }
 
@@ -270,15 +274,19 @@ std::vector<proto::Envelope> AgentEngine::onGrant(const proto::Grant& g, Millis 
       quota_ = quota;
       leaseExpired_ = false;
       leaseMs_ = g.lease_ms() != 0 ? g.lease_ms() : welcomeLeaseMs_;
-      log_->info("grant applied gen={} vcpus={} quota_us={} apply_us={} best_effort_ok={} best_effort_failed={}",
-                 g.generation(), vcpus.toList(), quota.quotaUs, ack.apply_us(), ack.best_effort_ok(),
-                 ack.best_effort_failed());
+      log_->info(
+          "grant applied gen={} vcpus={} quota_us={} apply_us={} best_effort_ok={} "
+          "best_effort_failed={}",
+          g.generation(), vcpus.toList(), quota.quotaUs, ack.apply_us(), ack.best_effort_ok(),
+          ack.best_effort_failed());
     } else {
-      log_->error("grant failed gen={} vcpus={} error=\"{}\"", g.generation(), vcpus.toList(), ack.error());
+      log_->error("grant failed gen={} vcpus={} error=\"{}\"", g.generation(), vcpus.toList(),
+                  ack.error());
     }
   }
-  ack.set_apply_us(static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count()));
+  ack.set_apply_us(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  std::chrono::steady_clock::now() - start)
+                                                  .count()));
   lastAck_ = ack;
   (void)now;
   *env.mutable_ack() = ack;
@@ -328,8 +336,8 @@ void AgentEngine::fillReport(proto::Report* r) {
 
 std::vector<proto::Envelope> AgentEngine::tick(Millis now) {
   // Lease: a silent broker past the lease leaves the VM with its floor (never more than held).
-  if (!target_.empty() && leaseMs_ > 0 && lastBrokerMsg_ && now - *lastBrokerMsg_ > Millis(leaseMs_) &&
-      !leaseExpired_) {
+  if (!target_.empty() && leaseMs_ > 0 && lastBrokerMsg_ &&
+      now - *lastBrokerMsg_ > Millis(leaseMs_) && !leaseExpired_) {
     const CpuSet shrunk = floor_ & target_;
     if (shrunk.empty()) {
       log_->error("lease expired but the floor {} is not within the grant {}; keeping the grant",
@@ -344,7 +352,8 @@ std::vector<proto::Envelope> AgentEngine::tick(Millis now) {
         target_ = shrunk;
         leaseExpired_ = true;
       } else {
-        log_->error("lease expired but shrinking to the floor failed error=\"{}\"", r.error().describe());
+        log_->error("lease expired but shrinking to the floor failed error=\"{}\"",
+                    r.error().describe());
       }
     } else {
       leaseExpired_ = true;

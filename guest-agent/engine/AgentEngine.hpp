@@ -74,12 +74,14 @@ class AgentEngine {
 
  private:
   proto::Envelope envelope();
-  proto::Envelope errorMessage(proto::Error::Code code, const std::string& msg, std::uint64_t refSeq);
+  proto::Envelope errorMessage(proto::Error::Code code, const std::string& msg,
+                               std::uint64_t refSeq);
   std::vector<proto::Envelope> onGrant(const proto::Grant& g, Millis now);
   std::optional<std::string> validate(const CpuSet& vcpus, const CpuQuota& quota) const;
   proto::Ack applyGrant(std::uint64_t generation, const CpuSet& vcpus, const CpuQuota& quota);
   void fillReport(proto::Report* r);
-  void addNodes(google::protobuf::RepeatedPtrField<proto::GuestNode>* out, const UsageSample* s) const;
+  void addNodes(google::protobuf::RepeatedPtrField<proto::GuestNode>* out,
+                const UsageSample* s) const;
 
   EngineInfo info_;
   CpuMechanism& mechanism_;
@@ -96,7 +98,7 @@ class AgentEngine {
   std::uint32_t leaseMs_ = 0;
   std::uint32_t periodMs_ = 1000;
 
-  std::uint64_t newestGeneration_ = 0;   // newest generation seen (applied or refused)
+  std::uint64_t newestGeneration_ = 0;  // newest generation seen (applied or refused)
   std::optional<proto::Ack> lastAck_;
   std::uint64_t appliedGeneration_ = 0;  // newest generation applied successfully
   CpuSet target_;                        // what is enforced now (grant, or floor after the lease)

@@ -75,7 +75,8 @@ class EngineTest : public ::testing::Test {
     w->set_report_period_ms(250);
     return e;
   }
-  proto::Envelope grant(std::uint64_t gen, std::initializer_list<unsigned> vcpus, std::uint32_t quota = 0) {
+  proto::Envelope grant(std::uint64_t gen, std::initializer_list<unsigned> vcpus,
+                        std::uint32_t quota = 0) {
     proto::Envelope e;
     e.set_version(kProtocolVersion);
     e.set_seq(++brokerSeq_);
@@ -214,7 +215,8 @@ TEST_F(EngineTest, StaleSessionDuplicateSeqAndUnexpectedBodies) {
   ASSERT_EQ(bad.size(), 1u);
   EXPECT_EQ(bad[0].error().code(), proto::Error::MALFORMED);
   EXPECT_EQ(bad[0].error().message(), "not a protobuf Envelope");
-  EXPECT_NE(log_.text().find("dropping malformed message reason=\"not a protobuf Envelope\""), std::string::npos);
+  EXPECT_NE(log_.text().find("dropping malformed message reason=\"not a protobuf Envelope\""),
+            std::string::npos);
   engine_->resetSession();
   EXPECT_TRUE(engine_->onMalformed("x").empty());
 }
@@ -231,7 +233,8 @@ TEST_F(EngineTest, ExpiredLeaseShrinksToFloorAndNeverGrows) {
   (void)engine_->tick(Millis(5000));
   EXPECT_EQ(mech_.applies, applies);
   EXPECT_EQ(mech_.applied_.toList(), "0");
-  EXPECT_NE(log_.text().find("lease expired lease_ms=1000 silent_ms=1100: shrank 0-2 -> floor 0"), std::string::npos);
+  EXPECT_NE(log_.text().find("lease expired lease_ms=1000 silent_ms=1100: shrank 0-2 -> floor 0"),
+            std::string::npos);
   // The broker comes back and repeats the same generation: applied again (it renewed it).
   auto ack = ackOf(engine_->onMessage(grant(1, {0, 1, 2}), Millis(5100)));
   EXPECT_TRUE(ack.ok());

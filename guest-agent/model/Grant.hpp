@@ -30,7 +30,7 @@ struct GrantRequest {
 // Outcome of one item (a cgroup, an IRQ, the workqueue mask, the kthread sweep). Best-effort
 // items never fail a grant; cgroup items do (and are rolled back).
 struct ItemOutcome {
-  std::string item;    // "cgroup:/system.slice", "irq/24", "workqueue", "kthreads"
+  std::string item;  // "cgroup:/system.slice", "irq/24", "workqueue", "kthreads"
   bool ok = true;
   std::string detail;  // what was written, or why it failed
   bool bestEffort = false;
@@ -38,10 +38,10 @@ struct ItemOutcome {
 
 struct ApplyOutcome {
   bool ok = false;
-  std::string error;                // set when !ok
-  CpuSet applied;                   // read back from the kernel after applying (or rolling back)
+  std::string error;  // set when !ok
+  CpuSet applied;     // read back from the kernel after applying (or rolling back)
   std::vector<ItemOutcome> items;
-  std::uint64_t applyUs = 0;        // receipt to verified state
+  std::uint64_t applyUs = 0;  // receipt to verified state
   unsigned bestEffortOk() const;
   unsigned bestEffortFailed() const;
 };

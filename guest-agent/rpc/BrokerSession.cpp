@@ -18,7 +18,8 @@ BrokerSession::BrokerSession(SessionOptions opts, AgentEngine& engine, Logger lo
 Result<void> BrokerSession::reconnect() {
   client_.reset();
   auto c = transport::Client::connect(opts_.client);
-  if (!c) return std::move(c).error().context("connecting to the broker at " + opts_.client.endpoint);
+  if (!c)
+    return std::move(c).error().context("connecting to the broker at " + opts_.client.endpoint);
   client_ = std::move(c).value();
   ++stats_.hellos;
   send({engine_.hello()});
@@ -104,14 +105,16 @@ Result<void> BrokerSession::run() {
       const Millis silence = now - *engine_.lastBrokerMessage();
       const Millis limit = std::max(Millis(engine_.leaseMs()), Millis(3 * engine_.periodMs()));
       if (silence > limit) {
-        log_->warn("broker silent for {} ms (limit {} ms): reconnecting", silence.count(), limit.count());
+        log_->warn("broker silent for {} ms (limit {} ms): reconnecting", silence.count(),
+                   limit.count());
         engine_.resetSession();
         helloAt = now - backoff;  // retry right away, then back off
       }
     }
     if (!engine_.hasSession() && now >= helloAt + backoff) {
       helloAt = now;
-      if (auto r = reconnect(); !r) log_->warn("reconnect failed error=\"{}\"", r.error().describe());
+      if (auto r = reconnect(); !r)
+        log_->warn("reconnect failed error=\"{}\"", r.error().describe());
       backoff = std::min(backoff * 2, opts_.reconnectMax);
     }
   }

@@ -33,7 +33,8 @@ class StubBroker {
   std::string endpoint() const { return server_->boundEndpoint(); }
   // Next envelope with the given body (others are skipped, except errors which are kept in
   // `errors`); nullopt after `timeout`.
-  std::optional<proto::Envelope> next(proto::Envelope::BodyCase body, std::chrono::milliseconds timeout) {
+  std::optional<proto::Envelope> next(proto::Envelope::BodyCase body,
+                                      std::chrono::milliseconds timeout) {
     const auto until = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < until) {
       auto m = server_->receive(20ms);

@@ -35,8 +35,10 @@ std::vector<std::string> BestEffortMover::plan(const CpuSet& target) const {
   std::vector<std::string> out;
   if (opts_.irq) moveIrqs(target, nullptr, &out);
   if (opts_.workqueue) moveWorkqueue(target, nullptr, &out);
-  if (opts_.kthreads && opts_.fsRoot == "/") moveKthreads(target, nullptr, &out);
-  else if (opts_.kthreads) out.push_back("kthreads: skipped (fs root is not /)");
+  if (opts_.kthreads && opts_.fsRoot == "/")
+    moveKthreads(target, nullptr, &out);
+  else if (opts_.kthreads)
+    out.push_back("kthreads: skipped (fs root is not /)");
   return out;
 }
 
@@ -87,7 +89,8 @@ void BestEffortMover::moveWorkqueue(const CpuSet& target, std::vector<ItemOutcom
   }
   auto cur = CpuSet::parseMask(text.value());
   if (cur && cur.value() == target) return;
-  const std::string detail = "'" + (cur ? cur->toList() : text.value()) + "' -> '" + target.toList() + "'";
+  const std::string detail =
+      "'" + (cur ? cur->toList() : text.value()) + "' -> '" + target.toList() + "'";
   if (plan) plan->push_back("workqueue: " + detail);
   if (!items) return;
   auto r = writer_.write(file, target.toMask());
@@ -105,7 +108,8 @@ void BestEffortMover::moveKthreads(const CpuSet& target, std::vector<ItemOutcome
     int pid = 0;
     if (!isNumber(n, &pid)) continue;
     auto flags = taskFlags(procRoot, pid);
-    if (!flags || (flags.value() & kPfKthread) == 0 || (flags.value() & kPfNoSetAffinity) != 0) continue;
+    if (!flags || (flags.value() & kPfKthread) == 0 || (flags.value() & kPfNoSetAffinity) != 0)
+      continue;
     cpu_set_t mask;
     CPU_ZERO(&mask);
     if (sched_getaffinity(pid, sizeof mask, &mask) != 0) continue;
@@ -125,10 +129,12 @@ void BestEffortMover::moveKthreads(const CpuSet& target, std::vector<ItemOutcome
       ++moved;
     } else {
       ++failed;
-      if (firstError.empty()) firstError = Error::fromErrno("sched_setaffinity pid " + n).describe();
+      if (firstError.empty())
+        firstError = Error::fromErrno("sched_setaffinity pid " + n).describe();
     }
   }
-  if (plan) plan->push_back("kthreads: " + std::to_string(candidates) + " unbound kernel threads to move");
+  if (plan)
+    plan->push_back("kthreads: " + std::to_string(candidates) + " unbound kernel threads to move");
   if (items && (moved > 0 || failed > 0))
     items->push_back({"kthreads", failed == 0,
                       "moved " + std::to_string(moved) + ", failed " + std::to_string(failed) +

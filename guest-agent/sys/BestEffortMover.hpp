@@ -34,9 +34,12 @@ class BestEffortMover {
   std::vector<std::string> plan(const CpuSet& target) const;
 
  private:
-  void moveIrqs(const CpuSet& target, std::vector<ItemOutcome>* items, std::vector<std::string>* plan) const;
-  void moveWorkqueue(const CpuSet& target, std::vector<ItemOutcome>* items, std::vector<std::string>* plan) const;
-  void moveKthreads(const CpuSet& target, std::vector<ItemOutcome>* items, std::vector<std::string>* plan) const;
+  void moveIrqs(const CpuSet& target, std::vector<ItemOutcome>* items,
+                std::vector<std::string>* plan) const;
+  void moveWorkqueue(const CpuSet& target, std::vector<ItemOutcome>* items,
+                     std::vector<std::string>* plan) const;
+  void moveKthreads(const CpuSet& target, std::vector<ItemOutcome>* items,
+                    std::vector<std::string>* plan) const;
 
   BestEffortOptions opts_;
   SysfsWriter& writer_;

@@ -75,7 +75,8 @@ Result<std::vector<std::string>> CgroupCpuMechanism::managedDirs(bool withDescen
   std::vector<std::string> stack;
   auto top = listDir(cpusetRoot_, true);
   if (!top) return std::move(top).error().context("listing top-level cgroups");
-  for (auto it = top->rbegin(); it != top->rend(); ++it) stack.push_back(joinPath(cpusetRoot_, *it));
+  for (auto it = top->rbegin(); it != top->rend(); ++it)
+    stack.push_back(joinPath(cpusetRoot_, *it));
   while (!stack.empty()) {
     std::string dir = stack.back();
     stack.pop_back();
@@ -94,7 +95,8 @@ Result<std::vector<std::string>> CgroupCpuMechanism::managedDirs(bool withDescen
 Result<std::vector<std::string>> CgroupCpuMechanism::cpuTopLevel() const {
   if (cpuRoot_.empty()) return std::vector<std::string>{};
   auto names = listDir(cpuRoot_, true);
-  if (!names) return std::move(names).error().context("listing top-level cgroups of the cpu hierarchy");
+  if (!names)
+    return std::move(names).error().context("listing top-level cgroups of the cpu hierarchy");
   std::vector<std::string> out;
   for (const auto& n : names.value()) out.push_back(joinPath(cpuRoot_, n));
   return out;
@@ -131,7 +133,8 @@ Result<void> CgroupCpuMechanism::ensureManaged(const CpuSet& target, bool needCp
     CgroupValues values;
     if (!v2()) {
       auto mems = readTrimmed(joinPath(cpusetRoot_, "cpuset.mems"));
-      if (!mems || mems->empty()) mems = readTrimmed(joinPath(cpusetRoot_, "cpuset.effective_mems"));
+      if (!mems || mems->empty())
+        mems = readTrimmed(joinPath(cpusetRoot_, "cpuset.effective_mems"));
       if (!mems) return std::move(mems).error().context("reading the root's memory nodes");
       values = {{"cpuset.cpus", target.toList()}, {"cpuset.mems", mems.value()}};
     }
@@ -202,7 +205,8 @@ Result<unsigned> CgroupCpuMechanism::moveRootTasks(std::vector<std::string>* fai
   return moved;
 }
 
-Result<void> CgroupCpuMechanism::writeCpusets(const std::vector<std::pair<std::string, CpuSet>>& desired) {
+Result<void> CgroupCpuMechanism::writeCpusets(
+    const std::vector<std::pair<std::string, CpuSet>>& desired) {
   std::vector<CpuSet> cur(desired.size());
   for (std::size_t i = 0; i < desired.size(); ++i) {
     auto c = readCpuList(joinPath(desired[i].first, "cpuset.cpus"));
@@ -221,14 +225,17 @@ Result<void> CgroupCpuMechanism::writeCpusets(const std::vector<std::pair<std::s
   // ...then shrink bottom-up (v2 accepts any order).
   for (std::size_t k = desired.size(); k-- > 0;) {
     if (cur[k] == desired[k].second) continue;
-    VNUMA_TRY_VOID(writer_.setValue(desired[k].first, "cpuset", "cpuset.cpus", desired[k].second.toList()));
+    VNUMA_TRY_VOID(
+        writer_.setValue(desired[k].first, "cpuset", "cpuset.cpus", desired[k].second.toList()));
   }
   return okResult();
 }
 
-Result<void> CgroupCpuMechanism::writeQuota(const CpuQuota& quota, std::vector<std::string>* changed) {
+Result<void> CgroupCpuMechanism::writeQuota(const CpuQuota& quota,
+                                            std::vector<std::string>* changed) {
   if (quota.limited() && cpuRoot_.empty())
-    return Error(Errc::kUnavailable, "the grant has a CPU quota but no cgroup hierarchy offers the cpu controller");
+    return Error(Errc::kUnavailable,
+                 "the grant has a CPU quota but no cgroup hierarchy offers the cpu controller");
   auto dirs = cpuTopLevel();
   if (!dirs) return std::move(dirs).error();
   const std::string period = std::to_string(quota.periodUs == 0 ? 100000u : quota.periodUs);
@@ -239,7 +246,8 @@ Result<void> CgroupCpuMechanism::writeQuota(const CpuQuota& quota, std::vector<s
         if (!quota.limited()) continue;  // cpu controller not enabled here and nothing to limit
         return std::move(cur).error();
       }
-      const std::string want = quota.limited() ? std::to_string(quota.quotaUs) + " " + period : "max " + period;
+      const std::string want =
+          quota.limited() ? std::to_string(quota.quotaUs) + " " + period : "max " + period;
       if (cur.value() == want || (!quota.limited() && cur->rfind("max", 0) == 0)) continue;
       VNUMA_TRY_VOID(writer_.setValue(d, "cpu", "cpu.max", want));
       changed->push_back(rel(d) + " cpu.max " + cur.value() + " -> " + want);
@@ -262,7 +270,8 @@ Result<void> CgroupCpuMechanism::writeQuota(const CpuQuota& quota, std::vector<s
       VNUMA_TRY_VOID(writer_.setValue(d, "cpu", "cpu.cfs_quota_us", "-1"));
       VNUMA_TRY_VOID(writer_.setValue(d, "cpu", "cpu.cfs_period_us", period));
       VNUMA_TRY_VOID(writer_.setValue(d, "cpu", "cpu.cfs_quota_us", want));
-      changed->push_back(d + " cfs quota " + curQuota.value() + "/" + curPeriod.value() + " -> " + want + "/" + period);
+      changed->push_back(d + " cfs quota " + curQuota.value() + "/" + curPeriod.value() + " -> " +
+                         want + "/" + period);
     }
   }
   return okResult();
@@ -321,12 +330,14 @@ std::string CgroupCpuMechanism::restore(const Snapshot& snap) {
     }
     auto cur = readTrimmed(path);
     if (cur && cur.value() == value) continue;
-    if (auto r = writer_.setValue(dir, "cpu", file, value); !r) problems.push_back(r.error().describe());
+    if (auto r = writer_.setValue(dir, "cpu", file, value); !r)
+      problems.push_back(r.error().describe());
   }
   return join(problems, "; ");
 }
 
-Result<std::vector<ItemOutcome>> CgroupCpuMechanism::apply(const CpuSet& target, const CpuQuota& quota) {
+Result<std::vector<ItemOutcome>> CgroupCpuMechanism::apply(const CpuSet& target,
+                                                           const CpuQuota& quota) {
   if (target.empty()) return Error(Errc::kInvalidArgument, "empty vCPU set");
   auto snap = snapshot();
   if (!snap) return std::move(snap).error();
@@ -334,8 +345,8 @@ Result<std::vector<ItemOutcome>> CgroupCpuMechanism::apply(const CpuSet& target,
     const std::string problems = restore(snap.value());
     if (problems.empty()) return e;
     log_->error("restoring the previous cgroup state failed: {}", problems);
-    return Error(e.code(), e.describe() + " (restoring the previous state also failed: " + problems + ")",
-                 0);
+    return Error(e.code(),
+                 e.describe() + " (restoring the previous state also failed: " + problems + ")", 0);
   };
   std::vector<ItemOutcome> items;
   std::vector<std::string> failures;
@@ -358,19 +369,23 @@ Result<std::vector<ItemOutcome>> CgroupCpuMechanism::apply(const CpuSet& target,
     moved = m.value();
   }
   if (!failures.empty())
-    return fail(Error(Errc::kSystem, "cannot move tasks out of the root cgroup: " + join(failures, "; ")));
+    return fail(
+        Error(Errc::kSystem, "cannot move tasks out of the root cgroup: " + join(failures, "; ")));
   std::vector<std::string> quotaChanges;
   if (auto r = writeQuota(quota, &quotaChanges); !r) return fail(std::move(r).error());
   if (auto r = verify(target); !r) return fail(std::move(r).error());
   auto top = managedDirs(false);
   if (top)
-    for (const auto& d : top.value()) items.push_back({rel(d), true, "cpus=" + target.toList(), false});
+    for (const auto& d : top.value())
+      items.push_back({rel(d), true, "cpus=" + target.toList(), false});
   if (moved > 0)
-    items.push_back({"root-tasks", true, "moved " + std::to_string(moved) + " into /" + opts_.managedName, false});
+    items.push_back({"root-tasks", true,
+                     "moved " + std::to_string(moved) + " into /" + opts_.managedName, false});
   if (!quotaChanges.empty() || quota.limited())
     items.push_back({"quota", true,
-                     quota.limited() ? std::to_string(quota.quotaUs) + "/" + std::to_string(quota.periodUs)
-                                     : std::string("unlimited"),
+                     quota.limited()
+                         ? std::to_string(quota.quotaUs) + "/" + std::to_string(quota.periodUs)
+                         : std::string("unlimited"),
                      false});
   return items;
 }
@@ -389,7 +404,8 @@ Result<CpuSet> CgroupCpuMechanism::applied() const {
   return all;
 }
 
-Result<std::vector<std::string>> CgroupCpuMechanism::repair(const CpuSet& target, const CpuQuota& quota) {
+Result<std::vector<std::string>> CgroupCpuMechanism::repair(const CpuSet& target,
+                                                            const CpuQuota& quota) {
   std::vector<std::string> lines;
   if (target.empty()) return lines;
   const std::string managed = joinPath(cpusetRoot_, opts_.managedName);
@@ -404,7 +420,8 @@ Result<std::vector<std::string>> CgroupCpuMechanism::repair(const CpuSet& target
     if (!m) return std::move(m).error();
     moved = m.value();
     auto sub = readTrimmed(joinPath(cpusetRoot_, "cgroup.subtree_control"));
-    if (sub && !hasToken(sub.value(), "cpuset")) lines.push_back("re-enabled cpuset in cgroup.subtree_control");
+    if (sub && !hasToken(sub.value(), "cpuset"))
+      lines.push_back("re-enabled cpuset in cgroup.subtree_control");
     VNUMA_TRY_VOID(enableControllers(quota.limited()));
   }
   auto dirs = managedDirs(!v2());
@@ -426,14 +443,18 @@ Result<std::vector<std::string>> CgroupCpuMechanism::repair(const CpuSet& target
     if (!m) return std::move(m).error();
     moved = m.value();
   }
-  if (moved > 0) lines.push_back("moved " + std::to_string(moved) + " tasks from the root cgroup into " + rel(managed));
+  if (moved > 0)
+    lines.push_back("moved " + std::to_string(moved) + " tasks from the root cgroup into " +
+                    rel(managed));
   if (!failures.empty())
-    return Error(Errc::kSystem, "cannot move tasks out of the root cgroup: " + join(failures, "; "));
+    return Error(Errc::kSystem,
+                 "cannot move tasks out of the root cgroup: " + join(failures, "; "));
   VNUMA_TRY_VOID(writeQuota(quota, &lines));
   return lines;
 }
 
-std::vector<std::string> CgroupCpuMechanism::plan(const CpuSet& target, const CpuQuota& quota) const {
+std::vector<std::string> CgroupCpuMechanism::plan(const CpuSet& target,
+                                                  const CpuQuota& quota) const {
   std::vector<std::string> out;
   out.push_back("cgroup " + layout_.mode + " root " + cpusetRoot_ +
                 (cpuRoot_.empty() ? " (no cpu controller)" : " cpu root " + cpuRoot_));
@@ -458,7 +479,8 @@ std::vector<std::string> CgroupCpuMechanism::plan(const CpuSet& target, const Cp
         auto f = taskFlags(procRoot_, p);
         if (f && (f.value() & kPfKthread) == 0) ++user;
       }
-    out.push_back("move " + std::to_string(user) + " user tasks from the root cgroup into " + managed);
+    out.push_back("move " + std::to_string(user) + " user tasks from the root cgroup into " +
+                  managed);
   }
   out.push_back(quota.limited() ? "set quota " + std::to_string(quota.quotaUs) + "/" +
                                       std::to_string(quota.periodUs) + " on each top-level cgroup"

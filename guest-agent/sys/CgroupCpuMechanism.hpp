@@ -30,9 +30,9 @@
 namespace vnuma::agent {
 
 struct CgroupMechanismOptions {
-  std::string fsRoot = "/";                      // for <fsRoot>/proc and the online CPU list
-  std::string rootPath = "/";                    // agent's root inside each hierarchy
-  std::string managedName = "vnuma.managed";     // child that receives the root's tasks
+  std::string fsRoot = "/";                   // for <fsRoot>/proc and the online CPU list
+  std::string rootPath = "/";                 // agent's root inside each hierarchy
+  std::string managedName = "vnuma.managed";  // child that receives the root's tasks
 };
 
 class CgroupCpuMechanism : public CpuMechanism {
@@ -80,7 +80,7 @@ class CgroupCpuMechanism : public CpuMechanism {
   Logger log_;
   std::string procRoot_;
   std::string cpusetRoot_;
-  std::string cpuRoot_;  // empty: no cpu controller
+  std::string cpuRoot_;       // empty: no cpu controller
   std::set<pid_t> kthreads_;  // root-cgroup pids known to be kernel threads
 };
 

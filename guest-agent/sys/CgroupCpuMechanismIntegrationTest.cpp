@@ -28,7 +28,9 @@ class CgroupIntegration : public ::testing::Test {
     layout_.cpuMount = "/sys/fs/cgroup/cpu";
     opts_.rootPath = sandbox_.name();
   }
-  CgroupCpuMechanism mechanism(CgroupWriter& w) { return CgroupCpuMechanism(layout_, opts_, w, log_.logger); }
+  CgroupCpuMechanism mechanism(CgroupWriter& w) {
+    return CgroupCpuMechanism(layout_, opts_, w, log_.logger);
+  }
   std::string cgroupOf(pid_t pid) {
     auto t = readFile("/proc/" + std::to_string(pid) + "/cgroup");
     return t ? t.value() : "";
@@ -63,9 +65,11 @@ TEST_F(CgroupIntegration, ConfinesEveryTaskIncludingLaterChildrenAndRootTasks) {
     ASSERT_TRUE(applied.ok());
     EXPECT_EQ(applied->toList(), grant.toList());
   }
-  EXPECT_NE(cgroupOf(inRoot.pid()).find("cpuset:" + sandbox_.name() + "/vnuma.managed"), std::string::npos)
+  EXPECT_NE(cgroupOf(inRoot.pid()).find("cpuset:" + sandbox_.name() + "/vnuma.managed"),
+            std::string::npos)
       << cgroupOf(inRoot.pid());
-  EXPECT_NE(cgroupOf(inRoot.pid()).find("cpu:" + sandbox_.name() + "/vnuma.managed"), std::string::npos);
+  EXPECT_NE(cgroupOf(inRoot.pid()).find("cpu:" + sandbox_.name() + "/vnuma.managed"),
+            std::string::npos);
   // Children started after the grant inherit it.
   const pid_t g = inA.spawnGrandchild();
   ASSERT_GT(g, 0);
@@ -86,7 +90,8 @@ TEST_F(CgroupIntegration, NestedV1GroupsShrinkAndGrowInKernelOrder) {
     auto r = m.apply(grant, {});
     ASSERT_TRUE(r.ok()) << r.error().describe();
     EXPECT_EQ(cpusAllowed(deep.pid()).toList(), grant.toList());
-    EXPECT_EQ(readTrimmed(sandbox_.cpusetDir("a/inner/deep/cpuset.cpus")).valueOr(""), grant.toList());
+    EXPECT_EQ(readTrimmed(sandbox_.cpusetDir("a/inner/deep/cpuset.cpus")).valueOr(""),
+              grant.toList());
   }
 }
 
@@ -134,7 +139,8 @@ TEST_F(CgroupIntegration, FailedWriteRollsBackEverything) {
                                       ": Device or resource busy");
   EXPECT_EQ(faulty.injected(), 1);
   for (const char* g : {"a", "b", "c", "vnuma.managed"})
-    EXPECT_EQ(readTrimmed(sandbox_.cpusetDir(std::string(g) + "/cpuset.cpus")).valueOr(""), "0") << g;
+    EXPECT_EQ(readTrimmed(sandbox_.cpusetDir(std::string(g) + "/cpuset.cpus")).valueOr(""), "0")
+        << g;
   EXPECT_EQ(cpusAllowed(inA.pid()).toList(), "0");
   EXPECT_EQ(cpusAllowed(inC.pid()).toList(), "0");
 }

@@ -90,12 +90,14 @@ Result<CgroupLayout> CgroupLayout::discover(const std::string& fsRoot) {
       layout.cpuMount = list.find(" cpu ") != std::string::npos ? unified : "";
       return layout;
     }
-    return Error(Errc::kUnavailable, "the cgroup2 hierarchy at " + unified +
-                                         " does not offer the cpuset controller (cgroup.controllers: '" +
-                                         (controllers ? controllers.value() : "unreadable") + "')");
+    return Error(Errc::kUnavailable,
+                 "the cgroup2 hierarchy at " + unified +
+                     " does not offer the cpuset controller (cgroup.controllers: '" +
+                     (controllers ? controllers.value() : "unreadable") + "')");
   }
-  return Error(Errc::kUnavailable,
-               "no cgroup hierarchy with the cpuset controller is mounted (looked in " + path + ")");
+  return Error(
+      Errc::kUnavailable,
+      "no cgroup hierarchy with the cpuset controller is mounted (looked in " + path + ")");
 }
 
 }  // namespace vnuma::agent

@@ -18,9 +18,9 @@ namespace vnuma::agent {
 enum class CgroupVersion { kV1, kV2 };
 
 struct CgroupLayout {
-  std::string mode;          // "v1", "v2" or "hybrid"
+  std::string mode;                            // "v1", "v2" or "hybrid"
   CgroupVersion version = CgroupVersion::kV2;  // which hierarchy the agent writes
-  std::string cpusetMount;   // absolute dir of the hierarchy carrying cpuset
+  std::string cpusetMount;                     // absolute dir of the hierarchy carrying cpuset
   std::string cpuMount;      // absolute dir of the hierarchy carrying cpu (quota); may be empty
   std::string unifiedMount;  // absolute dir of the cgroup2 mount; empty when none
 

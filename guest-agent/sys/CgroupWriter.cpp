@@ -1,11 +1,10 @@
 #include "guest-agent/sys/CgroupWriter.hpp"
 
+#include <libcgroup.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <libcgroup.h>
 
 #include "guest-agent/sys/Fs.hpp"
 
@@ -17,7 +16,8 @@ Result<void> FileCgroupWriter::create(const std::string& dir, const std::string&
                                       const CgroupValues& values) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     return Error::fromErrno("cannot create cgroup " + dir);
-  for (const auto& [file, value] : values) VNUMA_TRY_VOID(writeExisting(joinPath(dir, file), value));
+  for (const auto& [file, value] : values)
+    VNUMA_TRY_VOID(writeExisting(joinPath(dir, file), value));
   return okResult();
 }
 
@@ -51,13 +51,16 @@ struct Prepared {
   cgroup_controller* controller = nullptr;
 };
 
-Result<Prepared> prepare(const std::string& rel, const std::string& dir, const std::string& controller) {
+Result<Prepared> prepare(const std::string& rel, const std::string& dir,
+                         const std::string& controller) {
   Prepared p;
   p.handle = std::make_unique<CgroupHandle>(rel);
-  if (p.handle->cg == nullptr) return Error(Errc::kSystem, "cgroup_new_cgroup failed for " + dir, ENOMEM);
+  if (p.handle->cg == nullptr)
+    return Error(Errc::kSystem, "cgroup_new_cgroup failed for " + dir, ENOMEM);
   p.controller = cgroup_add_controller(p.handle->cg, controller.c_str());
   if (p.controller == nullptr)
-    return Error(Errc::kSystem, "cgroup_add_controller(" + controller + ") failed for " + dir, ENOMEM);
+    return Error(Errc::kSystem, "cgroup_add_controller(" + controller + ") failed for " + dir,
+                 ENOMEM);
   return p;
 }
 
@@ -74,7 +77,8 @@ Error libcgroupError(int rc, const std::string& what) {
 Result<std::unique_ptr<LibcgroupWriter>> LibcgroupWriter::create(Logger log) {
   const int rc = cgroup_init();
   if (rc != 0)
-    return Error(Errc::kUnavailable, std::string("libcgroup cgroup_init failed: ") + cgroup_strerror(rc));
+    return Error(Errc::kUnavailable,
+                 std::string("libcgroup cgroup_init failed: ") + cgroup_strerror(rc));
   std::unique_ptr<LibcgroupWriter> w(new LibcgroupWriter());
   w->log_ = std::move(log);
   return w;
@@ -85,14 +89,16 @@ Result<std::string> LibcgroupWriter::relativeName(const std::string& dir,
   char* mount = nullptr;
   const int rc = cgroup_get_subsys_mount_point(controller.c_str(), &mount);
   if (rc != 0 || mount == nullptr)
-    return Error(Errc::kUnavailable, "libcgroup knows no mount point for controller '" + controller + "'");
+    return Error(Errc::kUnavailable,
+                 "libcgroup knows no mount point for controller '" + controller + "'");
   std::string mp(mount);
   std::free(mount);
   while (mp.size() > 1 && mp.back() == '/') mp.pop_back();
   if (dir == mp) return std::string("/");
   if (dir.compare(0, mp.size() + 1, mp + "/") != 0)
-    return Error(Errc::kInvalidArgument, "cgroup " + dir + " is not under libcgroup's mount point " +
-                                             mp + " for controller '" + controller + "'");
+    return Error(Errc::kInvalidArgument, "cgroup " + dir +
+                                             " is not under libcgroup's mount point " + mp +
+                                             " for controller '" + controller + "'");
   return dir.substr(mp.size());
 }
 
@@ -104,7 +110,8 @@ Result<void> LibcgroupWriter::create(const std::string& dir, const std::string& 
   return files_.create(dir, controller, values);
 }
 
-Result<void> LibcgroupWriter::createWithLibcgroup(const std::string& dir, const std::string& controller,
+Result<void> LibcgroupWriter::createWithLibcgroup(const std::string& dir,
+                                                  const std::string& controller,
                                                   const CgroupValues& values) {
   auto rel = relativeName(dir, controller);
   if (!rel) return std::move(rel).error();
@@ -115,7 +122,8 @@ Result<void> LibcgroupWriter::createWithLibcgroup(const std::string& dir, const 
     if (rc != 0) return libcgroupError(rc, "cannot queue " + file + "=" + value + " for " + dir);
   }
   const int rc = cgroup_create_cgroup(p->handle->cg, 0);
-  if (rc != 0) return libcgroupError(rc, "cannot create cgroup " + dir + " with " + controller + " values");
+  if (rc != 0)
+    return libcgroupError(rc, "cannot create cgroup " + dir + " with " + controller + " values");
   return okResult();
 }
 
@@ -128,7 +136,8 @@ Result<void> LibcgroupWriter::setValue(const std::string& dir, const std::string
   return files_.setValue(dir, controller, file, value);
 }
 
-Result<void> LibcgroupWriter::setWithLibcgroup(const std::string& dir, const std::string& controller,
+Result<void> LibcgroupWriter::setWithLibcgroup(const std::string& dir,
+                                               const std::string& controller,
                                                const std::string& file, const std::string& value) {
   auto rel = relativeName(dir, controller);
   if (!rel) return std::move(rel).error();
@@ -153,7 +162,8 @@ Result<void> LibcgroupWriter::attach(const std::string& dir, const std::string& 
   auto p = prepare(rel.value(), dir, controller);
   if (!p) return std::move(p).error();
   const int rc = cgroup_attach_task_pid(p->handle->cg, tid);
-  if (rc != 0) return libcgroupError(rc, "cannot move task " + std::to_string(tid) + " into " + dir);
+  if (rc != 0)
+    return libcgroupError(rc, "cannot move task " + std::to_string(tid) + " into " + dir);
   return okResult();
 }
 
@@ -162,7 +172,8 @@ bool LibcgroupWriter::libcgroupRefused(const Error& e) {
 }
 
 void LibcgroupWriter::noteFallback(const Error& e) {
-  if (fallbacks_++ == 0 && log_) log_->warn("libcgroup refused, writing cgroupfs directly reason=\"{}\"", e.describe());
+  if (fallbacks_++ == 0 && log_)
+    log_->warn("libcgroup refused, writing cgroupfs directly reason=\"{}\"", e.describe());
 }
 
 std::unique_ptr<CgroupWriter> makeCgroupWriter(const std::string& fsRoot, const Logger& log) {
@@ -192,20 +203,23 @@ Result<void> FaultInjectingCgroupWriter::check(const std::string& path) {
   return okResult();
 }
 
-Result<void> FaultInjectingCgroupWriter::create(const std::string& dir, const std::string& controller,
+Result<void> FaultInjectingCgroupWriter::create(const std::string& dir,
+                                                const std::string& controller,
                                                 const CgroupValues& values) {
   VNUMA_TRY_VOID(check(dir));
   return inner_.create(dir, controller, values);
 }
 
-Result<void> FaultInjectingCgroupWriter::setValue(const std::string& dir, const std::string& controller,
-                                                  const std::string& file, const std::string& value) {
+Result<void> FaultInjectingCgroupWriter::setValue(const std::string& dir,
+                                                  const std::string& controller,
+                                                  const std::string& file,
+                                                  const std::string& value) {
   VNUMA_TRY_VOID(check(joinPath(dir, file)));
   return inner_.setValue(dir, controller, file, value);
 }
 
-Result<void> FaultInjectingCgroupWriter::attach(const std::string& dir, const std::string& controller,
-                                                pid_t tid, bool v2) {
+Result<void> FaultInjectingCgroupWriter::attach(const std::string& dir,
+                                                const std::string& controller, pid_t tid, bool v2) {
   VNUMA_TRY_VOID(check(joinPath(dir, v2 ? "cgroup.procs" : "tasks")));
   return inner_.attach(dir, controller, tid, v2);
 }

@@ -55,7 +55,8 @@ Result<std::string> readTrimmed(const std::string& path) {
   auto r = readFile(path);
   if (!r) return r;
   std::string& s = r.value();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\0' || s.back() == '\t'))
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == ' ' || s.back() == '\0' || s.back() == '\t'))
     s.pop_back();
   return r;
 }
@@ -89,7 +90,7 @@ Result<std::vector<std::string>> listDir(const std::string& path, bool dirsOnly)
     if (dirsOnly) {
       bool isDir = e->d_type == DT_DIR;
       if (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) {
-        struct stat st{};
+        struct stat st {};
         isDir = ::stat((path + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
       }
       if (!isDir) continue;
@@ -102,7 +103,7 @@ Result<std::vector<std::string>> listDir(const std::string& path, bool dirsOnly)
 }
 
 bool pathExists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 

@@ -37,7 +37,8 @@ Result<std::vector<HotplugCpuMechanism::CpuState>> HotplugCpuMechanism::states()
     }
     out.push_back(s);
   }
-  std::sort(out.begin(), out.end(), [](const CpuState& a, const CpuState& b) { return a.id < b.id; });
+  std::sort(out.begin(), out.end(),
+            [](const CpuState& a, const CpuState& b) { return a.id < b.id; });
   return out;
 }
 
@@ -59,7 +60,8 @@ Result<CpuSet> HotplugCpuMechanism::applied() const {
   return out;
 }
 
-Result<std::vector<ItemOutcome>> HotplugCpuMechanism::apply(const CpuSet& target, const CpuQuota& quota) {
+Result<std::vector<ItemOutcome>> HotplugCpuMechanism::apply(const CpuSet& target,
+                                                            const CpuQuota& quota) {
   if (target.empty()) return Error(Errc::kInvalidArgument, "empty vCPU set");
   auto st = states();
   if (!st) return std::move(st).error();
@@ -101,7 +103,8 @@ Result<std::vector<ItemOutcome>> HotplugCpuMechanism::apply(const CpuSet& target
   return items;
 }
 
-Result<std::vector<std::string>> HotplugCpuMechanism::repair(const CpuSet& target, const CpuQuota& quota) {
+Result<std::vector<std::string>> HotplugCpuMechanism::repair(const CpuSet& target,
+                                                             const CpuQuota& quota) {
   std::vector<std::string> lines;
   auto now = applied();
   if (!now) return std::move(now).error();

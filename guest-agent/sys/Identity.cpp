@@ -23,7 +23,8 @@ Result<GuestIdentity> readIdentity(const std::string& fsRoot, const std::string&
     const std::string path = joinPath(fsRoot, "sys/class/dmi/id/product_uuid");
     auto text = readTrimmed(path);
     if (!text)
-      return Error(text.error().code(), "cannot read the VM UUID from " + path + " (set agent.vm_uuid)",
+      return Error(text.error().code(),
+                   "cannot read the VM UUID from " + path + " (set agent.vm_uuid)",
                    text.error().errnum());
     if (!isUuid(text.value()))
       return Error(Errc::kInvalidArgument, path + ": not a UUID: '" + text.value() + "'");
@@ -31,7 +32,8 @@ Result<GuestIdentity> readIdentity(const std::string& fsRoot, const std::string&
   }
   for (auto& c : id.vmUuid) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   id.hostname = readTrimmed(joinPath(fsRoot, "proc/sys/kernel/hostname")).valueOr("");
-  const std::string boot = readTrimmed(joinPath(fsRoot, "proc/sys/kernel/random/boot_id")).valueOr("");
+  const std::string boot =
+      readTrimmed(joinPath(fsRoot, "proc/sys/kernel/random/boot_id")).valueOr("");
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (unsigned char c : boot) {
     h ^= c;

@@ -27,15 +27,14 @@ struct LayoutCase {
   const char* mode;         // expected, or nullptr when an error is expected
   const char* cpusetMountRel;
   const char* cpuMountRel;
-  const char* error;        // expected error suffix (after the fixture path), when mode == nullptr
+  const char* error;  // expected error suffix (after the fixture path), when mode == nullptr
 };
 
 const LayoutCase kLayoutCases[] = {
-    {"pure v2 (busybox guest)",
-     "30 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "cpuset cpu io", "v2", "sys/fs/cgroup",
-     "sys/fs/cgroup", nullptr},
-    {"v2 without the cpu controller", "30 22 0:26 / /sys/fs/cgroup rw - cgroup2 none rw\n", "cpuset memory",
-     "v2", "sys/fs/cgroup", "", nullptr},
+    {"pure v2 (busybox guest)", "30 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+     "cpuset cpu io", "v2", "sys/fs/cgroup", "sys/fs/cgroup", nullptr},
+    {"v2 without the cpu controller", "30 22 0:26 / /sys/fs/cgroup rw - cgroup2 none rw\n",
+     "cpuset memory", "v2", "sys/fs/cgroup", "", nullptr},
     {"hybrid like this build host",
      "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
      "34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n"
@@ -55,7 +54,8 @@ TEST(CgroupLayoutTest, DiscoversFromMountinfo) {
     TempDir dir;
     dir.write("proc/self/mountinfo", c.mountinfo);
     if (c.controllers != nullptr) dir.write("sys/fs/cgroup/cgroup.controllers", c.controllers);
-    if (c.controllers != nullptr) dir.write("sys/fs/cgroup/unified/cgroup.controllers", c.controllers);
+    if (c.controllers != nullptr)
+      dir.write("sys/fs/cgroup/unified/cgroup.controllers", c.controllers);
     auto r = CgroupLayout::discover(dir.path());
     if (c.mode == nullptr) {
       ASSERT_FALSE(r.ok());
@@ -65,7 +65,8 @@ TEST(CgroupLayoutTest, DiscoversFromMountinfo) {
     ASSERT_TRUE(r.ok()) << r.error().describe();
     EXPECT_EQ(r->mode, c.mode);
     EXPECT_EQ(r->cpusetMount, joinPath(dir.path(), c.cpusetMountRel));
-    EXPECT_EQ(r->cpuMount, std::string(c.cpuMountRel).empty() ? "" : joinPath(dir.path(), c.cpuMountRel));
+    EXPECT_EQ(r->cpuMount,
+              std::string(c.cpuMountRel).empty() ? "" : joinPath(dir.path(), c.cpuMountRel));
   }
 }
 
@@ -76,7 +77,8 @@ TEST(CgroupLayoutTest, Cgroup2WithoutCpusetIsRefusedWithTheReason) {
   auto r = CgroupLayout::discover(dir.path());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().describe(), "the cgroup2 hierarchy at " + dir.path() +
-                                      "/sys/fs/cgroup does not offer the cpuset controller (cgroup.controllers: 'memory pids')");
+                                      "/sys/fs/cgroup does not offer the cpuset controller "
+                                      "(cgroup.controllers: 'memory pids')");
 }
 
 // ---- cgroup v2 logic on a simulated tree ----
@@ -92,7 +94,9 @@ class V2Fixture : public ::testing::Test {
     layout_ = l.value();
     opts_.fsRoot = dir_.path();
   }
-  std::string cg(const std::string& rel) { return readTrimmed(joinPath(dir_.path(), "sys/fs/cgroup/" + rel)).valueOr("<missing>"); }
+  std::string cg(const std::string& rel) {
+    return readTrimmed(joinPath(dir_.path(), "sys/fs/cgroup/" + rel)).valueOr("<missing>");
+  }
 
   TempDir dir_;
   CgroupLayout layout_;
@@ -156,7 +160,9 @@ TEST_F(V2Fixture, DriftAndNewTopLevelGroupsAreRepaired) {
   test::SimulatedCgroupV2Writer w(layout_.cpusetMount);
   CgroupCpuMechanism m(layout_, opts_, w, log_.logger);
   ASSERT_TRUE(m.apply(CpuSet{2}, {}).ok());
-  ASSERT_TRUE(w.setValue(joinPath(layout_.cpusetMount, "system.slice"), "cpuset", "cpuset.cpus", "0-3").ok());
+  ASSERT_TRUE(
+      w.setValue(joinPath(layout_.cpusetMount, "system.slice"), "cpuset", "cpuset.cpus", "0-3")
+          .ok());
   test::addV2Group(dir_, "user.slice", "");
   dir_.write("sys/fs/cgroup/cgroup.procs", "2\n99\n");  // a new user task appeared in the root
   dir_.write("proc/99/stat", "99 (modprobe) R 2 0 0 0 -1 4194560 0 0\n");
@@ -218,10 +224,13 @@ class HotplugFixture : public ::testing::Test {
   void SetUp() override {
     dir_.write("sys/devices/system/cpu/online", "0-3\n");
     dir_.mkdir("sys/devices/system/cpu/cpu0");  // cpu0: no online file, like x86 guests
-    for (int c = 1; c < 4; ++c) dir_.write("sys/devices/system/cpu/cpu" + std::to_string(c) + "/online", "1\n");
+    for (int c = 1; c < 4; ++c)
+      dir_.write("sys/devices/system/cpu/cpu" + std::to_string(c) + "/online", "1\n");
   }
   std::string online(int c) {
-    return readTrimmed(joinPath(dir_.path(), "sys/devices/system/cpu/cpu" + std::to_string(c) + "/online")).valueOr("");
+    return readTrimmed(
+               joinPath(dir_.path(), "sys/devices/system/cpu/cpu" + std::to_string(c) + "/online"))
+        .valueOr("");
   }
   TempDir dir_;
   RealSysfsWriter real_;
@@ -251,8 +260,9 @@ TEST_F(HotplugFixture, FailureRestoresCpusChangedSoFar) {
   w.failOn("cpu3/online", EBUSY);
   auto r = m.apply(CpuSet{0}, {});
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().describe(), "injected fault writing " + dir_.path() +
-                                      "/sys/devices/system/cpu/cpu3/online: Device or resource busy");
+  EXPECT_EQ(r.error().describe(),
+            "injected fault writing " + dir_.path() +
+                "/sys/devices/system/cpu/cpu3/online: Device or resource busy");
   EXPECT_EQ(online(1), "1");
   EXPECT_EQ(online(2), "1");
 }
@@ -280,7 +290,8 @@ TEST(BestEffortTest, MovesIrqsAndWorkqueueOffRevokedCpus) {
   EXPECT_EQ(items[1].detail, "'3' -> '0-1'");
   EXPECT_EQ(items[2].item, "irq/26");
   EXPECT_FALSE(items[2].ok);
-  EXPECT_EQ(items[2].detail, "injected fault writing " + dir.path() + "/proc/irq/26/smp_affinity_list: Input/output error");
+  EXPECT_EQ(items[2].detail, "injected fault writing " + dir.path() +
+                                 "/proc/irq/26/smp_affinity_list: Input/output error");
   EXPECT_EQ(items[3].item, "workqueue");
   EXPECT_TRUE(items[3].ok);
   EXPECT_EQ(dir.read("proc/irq/24/smp_affinity_list"), "0-1");
@@ -295,23 +306,32 @@ TEST(BestEffortTest, MovesIrqsAndWorkqueueOffRevokedCpus) {
 
 TEST(UsageSamplerTest, ParsersRefuseGarbageWithReasons) {
   unsigned running = 0;
-  auto ok = parseProcStat("cpu  1 2 3 4\ncpu0 10 0 10 70 10 0 0 0 0 0\nprocs_running 3\n", &running);
+  auto ok =
+      parseProcStat("cpu  1 2 3 4\ncpu0 10 0 10 70 10 0 0 0 0 0\nprocs_running 3\n", &running);
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(running, 3u);
   EXPECT_EQ(ok->at(0).busy, 20u);
   EXPECT_EQ(ok->at(0).total, 100u);
-  EXPECT_EQ(parseProcStat("cpu0 1 x 3 4\n", nullptr).error().describe(), "proc/stat: bad number 'x' on line 'cpu0'");
+  EXPECT_EQ(parseProcStat("cpu0 1 x 3 4\n", nullptr).error().describe(),
+            "proc/stat: bad number 'x' on line 'cpu0'");
   EXPECT_EQ(parseProcStat("intr 1\n", nullptr).error().describe(), "proc/stat: no per-CPU lines");
-  EXPECT_EQ(parseProcStat("cpuX 1 2 3 4\n", nullptr).error().describe(), "proc/stat: bad cpu line 'cpuX'");
-  auto p = parsePressure("some avg10=1.50 avg60=0.00 avg300=0.00 total=1234\nfull avg10=0.25 avg60=0 avg300=0 total=9\n", "cpu");
+  EXPECT_EQ(parseProcStat("cpuX 1 2 3 4\n", nullptr).error().describe(),
+            "proc/stat: bad cpu line 'cpuX'");
+  auto p = parsePressure(
+      "some avg10=1.50 avg60=0.00 avg300=0.00 total=1234\nfull avg10=0.25 avg60=0 avg300=0 "
+      "total=9\n",
+      "cpu");
   ASSERT_TRUE(p.ok());
   EXPECT_DOUBLE_EQ(p->someAvg10, 1.5);
   EXPECT_DOUBLE_EQ(p->fullAvg10, 0.25);
   EXPECT_EQ(p->someTotalUs, 1234u);
-  EXPECT_EQ(parsePressure("some avg10=nan total=1\n", "io").error().describe(), "io: bad avg10 'nan'");
+  EXPECT_EQ(parsePressure("some avg10=nan total=1\n", "io").error().describe(),
+            "io: bad avg10 'nan'");
   EXPECT_EQ(parsePressure("", "io").error().describe(), "io: no 'some' line");
-  auto m = parseMeminfo("Node 1 MemTotal:  1000 kB\nNode 1 MemFree: 400 kB\nNode 1 Active(file): 100 kB\n"
-                        "Node 1 Inactive(file): 50 kB\nNode 1 SReclaimable: 10 kB\n", "node1");
+  auto m = parseMeminfo(
+      "Node 1 MemTotal:  1000 kB\nNode 1 MemFree: 400 kB\nNode 1 Active(file): 100 kB\n"
+      "Node 1 Inactive(file): 50 kB\nNode 1 SReclaimable: 10 kB\n",
+      "node1");
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->totalKb, 1000u);
   EXPECT_EQ(m->availableKb, 560u);
@@ -320,22 +340,31 @@ TEST(UsageSamplerTest, ParsersRefuseGarbageWithReasons) {
 
 TEST(UsageSamplerTest, SamplesBusyPressureNodesAndVirtioMem) {
   TempDir dir;
-  dir.write("proc/stat", "cpu  0 0 0 0\ncpu0 100 0 0 100 0 0 0 0\ncpu1 0 0 0 200 0 0 0 0\nprocs_running 2\n");
-  dir.write("proc/pressure/cpu", "some avg10=12.00 avg60=0 avg300=0 total=5\nfull avg10=0.00 avg60=0 avg300=0 total=0\n");
-  dir.write("proc/pressure/memory", "some avg10=0.00 avg60=0 avg300=0 total=0\nfull avg10=0.00 avg60=0 avg300=0 total=0\n");
-  dir.write("proc/pressure/io", "some avg10=3.00 avg60=0 avg300=0 total=0\nfull avg10=1.00 avg60=0 avg300=0 total=0\n");
-  dir.write("sys/devices/system/node/node0/meminfo", "Node 0 MemTotal: 2048 kB\nNode 0 MemFree: 1024 kB\n");
-  dir.write("sys/devices/system/node/node1/meminfo", "Node 1 MemTotal: 4096 kB\nNode 1 MemFree: 4000 kB\n");
+  dir.write("proc/stat",
+            "cpu  0 0 0 0\ncpu0 100 0 0 100 0 0 0 0\ncpu1 0 0 0 200 0 0 0 0\nprocs_running 2\n");
+  dir.write(
+      "proc/pressure/cpu",
+      "some avg10=12.00 avg60=0 avg300=0 total=5\nfull avg10=0.00 avg60=0 avg300=0 total=0\n");
+  dir.write("proc/pressure/memory",
+            "some avg10=0.00 avg60=0 avg300=0 total=0\nfull avg10=0.00 avg60=0 avg300=0 total=0\n");
+  dir.write("proc/pressure/io",
+            "some avg10=3.00 avg60=0 avg300=0 total=0\nfull avg10=1.00 avg60=0 avg300=0 total=0\n");
+  dir.write("sys/devices/system/node/node0/meminfo",
+            "Node 0 MemTotal: 2048 kB\nNode 0 MemFree: 1024 kB\n");
+  dir.write("sys/devices/system/node/node1/meminfo",
+            "Node 1 MemTotal: 4096 kB\nNode 1 MemFree: 4000 kB\n");
   dir.write("sys/devices/pci0000:00/0000:00:05.0/numa_node", "1\n");
   dir.mkdir("sys/devices/pci0000:00/0000:00:05.0/virtio4");
   dir.mkdir("sys/bus/virtio/drivers/virtio_mem");
   ASSERT_EQ(::symlink((dir.path() + "/sys/devices/pci0000:00/0000:00:05.0/virtio4").c_str(),
-                      (dir.path() + "/sys/bus/virtio/drivers/virtio_mem/virtio4").c_str()), 0);
+                      (dir.path() + "/sys/bus/virtio/drivers/virtio_mem/virtio4").c_str()),
+            0);
   UsageSampler s(dir.path());
   auto first = s.sample();
   ASSERT_TRUE(first.ok()) << first.error().describe();
   EXPECT_EQ(first->busy.at(0), 0.0);
-  dir.write("proc/stat", "cpu  0 0 0 0\ncpu0 150 0 0 150 0 0 0 0\ncpu1 0 0 25 275 0 0 0 0\nprocs_running 4\n");
+  dir.write("proc/stat",
+            "cpu  0 0 0 0\ncpu0 150 0 0 150 0 0 0 0\ncpu1 0 0 25 275 0 0 0 0\nprocs_running 4\n");
   auto second = s.sample();
   ASSERT_TRUE(second.ok());
   EXPECT_DOUBLE_EQ(second->busy.at(0), 0.5);
@@ -367,7 +396,9 @@ TEST(MemoryPolicyTest, SetsOnlineMovableAndCountsOfflineBlocks) {
   EXPECT_EQ(p.offlineBlocks, 1u);
   TempDir empty;
   auto none = ensureMovableOnline(empty.path(), true);
-  EXPECT_EQ(none.error, "cannot open " + empty.path() + "/sys/devices/system/memory/auto_online_blocks: No such file or directory");
+  EXPECT_EQ(none.error,
+            "cannot open " + empty.path() +
+                "/sys/devices/system/memory/auto_online_blocks: No such file or directory");
 }
 
 }  // namespace

@@ -24,7 +24,9 @@ class RealSysfsWriter : public SysfsWriter {
 class FaultInjectingSysfsWriter : public SysfsWriter {
  public:
   explicit FaultInjectingSysfsWriter(SysfsWriter& inner) : inner_(inner) {}
-  void failOn(std::string pathSubstring, int errnum) { faults_.push_back({std::move(pathSubstring), errnum}); }
+  void failOn(std::string pathSubstring, int errnum) {
+    faults_.push_back({std::move(pathSubstring), errnum});
+  }
   Result<void> write(const std::string& path, const std::string& value) override;
   std::vector<std::string> written;  // every path written successfully, in order
 

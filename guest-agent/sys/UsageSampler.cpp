@@ -17,7 +17,8 @@ namespace {
 std::uint64_t monoUs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000u +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
 }
 
 bool parseU64(const std::string& s, std::uint64_t* out) {
@@ -27,7 +28,8 @@ bool parseU64(const std::string& s, std::uint64_t* out) {
 
 }  // namespace
 
-Result<std::map<unsigned, CpuTimes>> parseProcStat(const std::string& text, unsigned* procsRunning) {
+Result<std::map<unsigned, CpuTimes>> parseProcStat(const std::string& text,
+                                                   unsigned* procsRunning) {
   std::map<unsigned, CpuTimes> out;
   std::istringstream in(text);
   std::string line;
@@ -39,7 +41,8 @@ Result<std::map<unsigned, CpuTimes>> parseProcStat(const std::string& text, unsi
       std::uint64_t v = 0;
       std::string tok;
       ls >> tok;
-      if (!parseU64(tok, &v)) return Error(Errc::kInvalidArgument, "proc/stat: bad procs_running '" + tok + "'");
+      if (!parseU64(tok, &v))
+        return Error(Errc::kInvalidArgument, "proc/stat: bad procs_running '" + tok + "'");
       if (procsRunning != nullptr) *procsRunning = static_cast<unsigned>(v);
       continue;
     }
@@ -57,7 +60,8 @@ Result<std::map<unsigned, CpuTimes>> parseProcStat(const std::string& text, unsi
         return Error(Errc::kInvalidArgument, "proc/stat: too few fields on line '" + key + "'");
       }
       if (!parseU64(tok, &f[i]))
-        return Error(Errc::kInvalidArgument, "proc/stat: bad number '" + tok + "' on line '" + key + "'");
+        return Error(Errc::kInvalidArgument,
+                     "proc/stat: bad number '" + tok + "' on line '" + key + "'");
     }
     CpuTimes t;
     for (auto v : f) t.total += v;
@@ -80,7 +84,8 @@ Result<PressureSample> parsePressure(const std::string& text, const std::string&
     if (kind != "some" && kind != "full") continue;
     while (ls >> kv) {
       const auto eq = kv.find('=');
-      if (eq == std::string::npos) return Error(Errc::kInvalidArgument, source + ": bad field '" + kv + "'");
+      if (eq == std::string::npos)
+        return Error(Errc::kInvalidArgument, source + ": bad field '" + kv + "'");
       const std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
       if (k == "avg10") {
         double d = 0;
@@ -89,7 +94,8 @@ Result<PressureSample> parsePressure(const std::string& text, const std::string&
           return Error(Errc::kInvalidArgument, source + ": bad avg10 '" + v + "'");
         (kind == "some" ? p.someAvg10 : p.fullAvg10) = d;
       } else if (k == "total" && kind == "some") {
-        if (!parseU64(v, &p.someTotalUs)) return Error(Errc::kInvalidArgument, source + ": bad total '" + v + "'");
+        if (!parseU64(v, &p.someTotalUs))
+          return Error(Errc::kInvalidArgument, source + ": bad total '" + v + "'");
       }
     }
     if (kind == "some") sawSome = true;
@@ -133,7 +139,9 @@ Result<NodeMemory> parseMeminfo(const std::string& text, const std::string& sour
     }
   }
   if (!haveTotal) return Error(Errc::kInvalidArgument, source + ": no MemTotal");
-  m.availableKb = haveAvailable ? available : std::min(m.totalKb, m.freeKb + fileActive + fileInactive + sreclaimable);
+  m.availableKb = haveAvailable
+                      ? available
+                      : std::min(m.totalKb, m.freeKb + fileActive + fileInactive + sreclaimable);
   return m;
 }
 
@@ -177,7 +185,8 @@ Result<UsageSample> UsageSampler::sample() {
     double busy = 0;
     auto it = prev_.find(cpu);
     if (it != prev_.end() && t.total > it->second.total && t.busy >= it->second.busy) {
-      busy = static_cast<double>(t.busy - it->second.busy) / static_cast<double>(t.total - it->second.total);
+      busy = static_cast<double>(t.busy - it->second.busy) /
+             static_cast<double>(t.total - it->second.total);
       busy = std::min(1.0, std::max(0.0, busy));
     }
     s.busy[cpu] = busy;
@@ -185,7 +194,9 @@ Result<UsageSample> UsageSampler::sample() {
   prev_ = std::move(times).value();
 
   s.psiAvailable = true;
-  for (auto [name, dst] : {std::pair<const char*, PressureSample*>{"cpu", &s.cpu}, {"memory", &s.memory}, {"io", &s.io}}) {
+  for (auto [name, dst] : {std::pair<const char*, PressureSample*>{"cpu", &s.cpu},
+                           {"memory", &s.memory},
+                           {"io", &s.io}}) {
     const std::string path = joinPath(fsRoot_, std::string("proc/pressure/") + name);
     auto text = readFile(path);
     if (!text) {
@@ -227,8 +238,9 @@ Result<UsageSample> UsageSampler::sample() {
   const std::uint64_t now = monoUs();
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  const std::uint64_t selfUs = static_cast<std::uint64_t>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
-                               static_cast<std::uint64_t>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+  const std::uint64_t selfUs =
+      static_cast<std::uint64_t>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+      static_cast<std::uint64_t>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
   if (prevMonoUs_ != 0 && now > prevMonoUs_) {
     s.periodUs = now - prevMonoUs_;
     s.agentCpuPermille = static_cast<std::uint32_t>((selfUs - prevSelfTicks_) * 1000u / s.periodUs);

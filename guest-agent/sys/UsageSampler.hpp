@@ -31,8 +31,8 @@ struct NodeMemory {
 };
 
 struct VirtioMemDevice {
-  std::string device;  // "virtio3"
-  int node = -1;       // guest node it serves; -1 when sysfs does not say
+  std::string device;           // "virtio3"
+  int node = -1;                // guest node it serves; -1 when sysfs does not say
   std::uint64_t pluggedKb = 0;  // 0 when unknown
 };
 
@@ -73,10 +73,10 @@ class UsageSampler {
 
 // Memory-block online policy (<fsRoot>/sys/devices/system/memory/auto_online_blocks).
 struct MemoryPolicy {
-  std::string before;    // what the kernel had ("offline", "online", "online_movable", "" = absent)
-  std::string after;     // what it has now
+  std::string before;  // what the kernel had ("offline", "online", "online_movable", "" = absent)
+  std::string after;   // what it has now
   bool changed = false;
-  std::string error;     // why it could not be set, when it could not
+  std::string error;  // why it could not be set, when it could not
   unsigned offlineBlocks = 0;
 };
 // Makes sure hot-plugged memory comes online movable (so virtio-mem can unplug it again).

@@ -10,9 +10,7 @@
 namespace vnuma::agent::test {
 
 namespace {
-void put(const std::string& path, const std::string& v) {
-  TempDir::writeAbsolute(path, v);
-}
+void put(const std::string& path, const std::string& v) { TempDir::writeAbsolute(path, v); }
 std::string get(const std::string& path) { return readTrimmed(path).valueOr(""); }
 bool has(const std::string& text, const std::string& tok) {
   std::istringstream in(text);
@@ -26,13 +24,15 @@ bool has(const std::string& text, const std::string& tok) {
 void makeV2Fixture(const TempDir& dir, const std::string& cpus) {
   dir.write("proc/self/mountinfo",
             "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
-            "30 22 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate\n");
+            "30 22 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 "
+            "rw,nsdelegate\n");
   dir.write("sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n");
   dir.write("sys/fs/cgroup/cgroup.subtree_control", "\n");
   dir.write("sys/fs/cgroup/cpuset.cpus.effective", cpus + "\n");
   dir.write("sys/fs/cgroup/cgroup.procs", "1\n2\n50\n");
   dir.write("sys/devices/system/cpu/online", cpus + "\n");
-  // comm with a space and a ')' to exercise the stat parser; flags 0x400100 (user), 0x208040 (kthread)
+  // comm with a space and a ')' to exercise the stat parser; flags 0x400100 (user), 0x208040
+  // (kthread)
   dir.write("proc/1/stat", "1 (init) S 0 1 1 0 -1 4194560 0 0\n");
   dir.write("proc/2/stat", "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0\n");
   dir.write("proc/50/stat", "50 (sh (x) y) S 1 50 50 0 -1 4194560 0 0\n");
@@ -41,7 +41,8 @@ void makeV2Fixture(const TempDir& dir, const std::string& cpus) {
 void addV2Group(const TempDir& dir, const std::string& rel, const std::string& pids) {
   const std::string base = "sys/fs/cgroup/" + rel + "/";
   const auto slash = rel.rfind('/');
-  const std::string parent = slash == std::string::npos ? "sys/fs/cgroup" : "sys/fs/cgroup/" + rel.substr(0, slash);
+  const std::string parent =
+      slash == std::string::npos ? "sys/fs/cgroup" : "sys/fs/cgroup/" + rel.substr(0, slash);
   const std::string parentEff = dir.read(parent + "/cpuset.cpus.effective");
   dir.write(base + "cgroup.procs", pids);
   dir.write(base + "cgroup.subtree_control", "\n");
@@ -51,7 +52,8 @@ void addV2Group(const TempDir& dir, const std::string& rel, const std::string& p
   }
 }
 
-Result<void> SimulatedCgroupV2Writer::create(const std::string& dir, const std::string&, const CgroupValues& values) {
+Result<void> SimulatedCgroupV2Writer::create(const std::string& dir, const std::string&,
+                                             const CgroupValues& values) {
   ++writes;
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Error::fromErrno("mkdir " + dir);
   put(joinPath(dir, "cgroup.procs"), "");
@@ -81,8 +83,8 @@ void SimulatedCgroupV2Writer::recompute(const std::string& dir) {
     for (const auto& k : kids.value()) recompute(joinPath(dir, k));
 }
 
-Result<void> SimulatedCgroupV2Writer::setValue(const std::string& dir, const std::string&, const std::string& file,
-                                               const std::string& value) {
+Result<void> SimulatedCgroupV2Writer::setValue(const std::string& dir, const std::string&,
+                                               const std::string& file, const std::string& value) {
   ++writes;
   const std::string path = joinPath(dir, file);
   if (!pathExists(path)) return Error(Errc::kNotFound, "cannot open for writing " + path, ENOENT);
@@ -98,8 +100,10 @@ Result<void> SimulatedCgroupV2Writer::setValue(const std::string& dir, const std
     if (kids)
       for (const auto& k : kids.value()) {
         const std::string kd = joinPath(dir, k);
-        if (ctrl == "cpuset" && !pathExists(joinPath(kd, "cpuset.cpus"))) put(joinPath(kd, "cpuset.cpus"), "");
-        if (ctrl == "cpu" && !pathExists(joinPath(kd, "cpu.max"))) put(joinPath(kd, "cpu.max"), "max 100000");
+        if (ctrl == "cpuset" && !pathExists(joinPath(kd, "cpuset.cpus")))
+          put(joinPath(kd, "cpuset.cpus"), "");
+        if (ctrl == "cpu" && !pathExists(joinPath(kd, "cpu.max")))
+          put(joinPath(kd, "cpu.max"), "max 100000");
       }
     recompute(dir);
     return okResult();
@@ -115,7 +119,8 @@ Result<void> SimulatedCgroupV2Writer::setValue(const std::string& dir, const std
   return okResult();
 }
 
-Result<void> SimulatedCgroupV2Writer::attach(const std::string& dir, const std::string&, pid_t tid, bool) {
+Result<void> SimulatedCgroupV2Writer::attach(const std::string& dir, const std::string&, pid_t tid,
+                                             bool) {
   ++writes;
   const std::string line = std::to_string(tid);
   // Remove from wherever it is (the root or any child), then append here.

@@ -26,10 +26,12 @@ class SimulatedCgroupV2Writer : public CgroupWriter {
  public:
   explicit SimulatedCgroupV2Writer(std::string mountDir) : mount_(std::move(mountDir)) {}
   const char* name() const override { return "simulated-v2"; }
-  Result<void> create(const std::string& dir, const std::string& controller, const CgroupValues& values) override;
-  Result<void> setValue(const std::string& dir, const std::string& controller, const std::string& file,
-                        const std::string& value) override;
-  Result<void> attach(const std::string& dir, const std::string& controller, pid_t tid, bool v2) override;
+  Result<void> create(const std::string& dir, const std::string& controller,
+                      const CgroupValues& values) override;
+  Result<void> setValue(const std::string& dir, const std::string& controller,
+                        const std::string& file, const std::string& value) override;
+  Result<void> attach(const std::string& dir, const std::string& controller, pid_t tid,
+                      bool v2) override;
   std::set<std::string> ignoreWrites;
   unsigned writes = 0;
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -14,8 +15,6 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
-
-#include <spdlog/sinks/ostream_sink.h>
 
 #include "guest-agent/sys/Fs.hpp"
 #include "guest-agent/sys/Proc.hpp"
@@ -84,7 +83,8 @@ bool g_busy = false;
       clock_gettime(CLOCK_MONOTONIC, &start);
       do {
         clock_gettime(CLOCK_MONOTONIC, &now);
-      } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 1000000L);
+      } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) <
+               1000000L);
       timespec nap{0, 9000000L};
       nanosleep(&nap, nullptr);
     } else {
@@ -116,7 +116,7 @@ Child::Child(const std::vector<std::string>& procsFiles, bool busy, unsigned lif
     for (const auto& f : procsFiles) {
       if (!writeExisting(f, std::to_string(getpid()))) _exit(3);
     }
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = onUsr1;
     sigaction(SIGUSR1, &sa, nullptr);
     alarm(lifetimeSec);  // never outlive a crashed test by long; SIGALRM kills
@@ -170,7 +170,8 @@ void killAndRemove(const std::string& dir, const std::string& parentTasks) {
     for (const auto& k : kids.value()) killAndRemove(joinPath(dir, k), parentTasks);
   for (int attempt = 0; attempt < 50; ++attempt) {
     auto text = readFile(joinPath(dir, "tasks"));
-    auto tids = text ? parsePidList(text.value(), "tasks") : Result<std::vector<pid_t>>(std::vector<pid_t>{});
+    auto tids = text ? parsePidList(text.value(), "tasks")
+                     : Result<std::vector<pid_t>>(std::vector<pid_t>{});
     if (tids && tids->empty()) break;
     if (tids)
       for (pid_t t : tids.value()) {
@@ -194,7 +195,8 @@ RealCgroupSandbox::RealCgroupSandbox() {
     why_ = "not root";
     return;
   }
-  if (!pathExists(std::string(kCpusetMount) + "/cpuset.cpus") || !pathExists(std::string(kCpuMount) + "/cpu.cfs_quota_us")) {
+  if (!pathExists(std::string(kCpusetMount) + "/cpuset.cpus") ||
+      !pathExists(std::string(kCpuMount) + "/cpu.cfs_quota_us")) {
     why_ = "no cgroup v1 cpuset and cpu hierarchies at /sys/fs/cgroup";
     return;
   }

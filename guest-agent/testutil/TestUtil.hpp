@@ -74,7 +74,7 @@ class RealCgroupSandbox {
   RealCgroupSandbox& operator=(const RealCgroupSandbox&) = delete;
   bool available() const { return available_; }
   const std::string& why() const { return why_; }
-  const std::string& name() const { return name_; }        // "/vnuma-test-123-0"
+  const std::string& name() const { return name_; }  // "/vnuma-test-123-0"
   std::string cpusetDir(const std::string& rel = "") const;
   std::string cpuDir(const std::string& rel = "") const;
   // Makes a child cgroup in both hierarchies (cpuset.cpus/mems copied from its parent).

@@ -19,9 +19,9 @@
 namespace vnuma::broker::api {
 
 struct HealthView {
-  std::string status = "ok";      // "ok", "starting", "degraded"
+  std::string status = "ok";  // "ok", "starting", "degraded"
   std::string version;
-  std::uint64_t epoch = 0;        // changes on each broker start
+  std::uint64_t epoch = 0;  // changes on each broker start
   std::int64_t uptimeMs = 0;
   bool libvirtConnected = false;
   unsigned agentsConnected = 0;
@@ -41,9 +41,9 @@ struct NodeView {
 struct HostView {
   std::string hostname;
   std::string libvirtUri;
-  CpuSet pcpus;      // every pCPU the broker knows
-  CpuSet reserved;   // housekeeping, never granted
-  CpuSet free;       // not reserved, held by nobody
+  CpuSet pcpus;     // every pCPU the broker knows
+  CpuSet reserved;  // housekeeping, never granted
+  CpuSet free;      // not reserved, held by nobody
   std::vector<NodeView> nodes;
 };
 
@@ -60,32 +60,32 @@ struct VmMemoryView {
 struct VmView {
   std::string uuid;
   std::string name;
-  std::string state;          // libvirt state: "running", "shutoff", ...
+  std::string state;  // libvirt state: "running", "shutoff", ...
   bool managed = false;
   std::string unmanagedReason;  // why not managed (empty when managed)
   unsigned vcpus = 0;
-  unsigned floor = 1;         // pCPUs the VM always keeps
-  unsigned ceiling = 0;       // most pCPUs it may get (0 = its vCPU count)
+  unsigned floor = 1;    // pCPUs the VM always keeps
+  unsigned ceiling = 0;  // most pCPUs it may get (0 = its vCPU count)
   double weight = 1.0;
-  std::string settingsSource;   // "metadata", "default", "api", or "state" (restored at start)
-  CpuSet held;                  // pCPUs granted and acknowledged
-  CpuSet granting;              // sent, not yet acked
-  CpuSet revoking;              // revoke sent, not yet acked (still held)
+  std::string settingsSource;  // "metadata", "default", "api", or "state" (restored at start)
+  CpuSet held;                 // pCPUs granted and acknowledged
+  CpuSet granting;             // sent, not yet acked
+  CpuSet revoking;             // revoke sent, not yet acked (still held)
   CpuSet floorPcpus;
-  CpuSet enforced;              // pCPUs where host-side enforcement lowered this VM's vCPU
+  CpuSet enforced;                    // pCPUs where host-side enforcement lowered this VM's vCPU
   std::uint64_t generation = 0;       // last grant generation sent
   std::uint64_t ackedGeneration = 0;  // last generation acked ok
   bool agentConnected = false;
-  std::int64_t lastSeenMsAgo = -1;    // -1: never
-  double demand = 0;                  // smoothed demand in pCPUs (policy input)
+  std::int64_t lastSeenMsAgo = -1;  // -1: never
+  double demand = 0;                // smoothed demand in pCPUs (policy input)
   std::vector<VmMemoryView> memory;
-  std::vector<std::string> notes;     // e.g. guest/host node mismatch
+  std::vector<std::string> notes;  // e.g. guest/host node mismatch
 };
 
 struct PcpuView {
   unsigned id = 0;
   int node = -1;
-  std::string state;   // "free", "reserved", "granting", "granted", "revoking"
+  std::string state;  // "free", "reserved", "granting", "granted", "revoking"
   std::string ownerUuid;
   std::string ownerName;
   bool floor = false;
@@ -93,30 +93,30 @@ struct PcpuView {
 };
 
 struct LedgerView {
-  std::uint64_t version = 0;   // edit count
+  std::uint64_t version = 0;  // edit count
   std::vector<PcpuView> pcpus;
   std::vector<NodeView> nodes;
 };
 
 struct PolicyView {
   std::string name;
-  std::string file;     // where the parameters came from ("" = built-in defaults)
-  std::string text;     // the parameters file's text as loaded
+  std::string file;                    // where the parameters came from ("" = built-in defaults)
+  std::string text;                    // the parameters file's text as loaded
   std::vector<std::string> available;  // registry names
 };
 
 struct EventView {
   std::uint64_t seq = 0;
   std::int64_t unixMs = 0;
-  std::string kind;    // "grant", "revoke", "ack", "enforce", "lease-expired", "agent-connected", ...
-  std::string vm;      // uuid or empty
+  std::string kind;  // "grant", "revoke", "ack", "enforce", "lease-expired", "agent-connected", ...
+  std::string vm;    // uuid or empty
   std::string detail;
 };
 
 struct MetricSample {
-  std::string name;    // "vnuma_broker_reports_total"
+  std::string name;  // "vnuma_broker_reports_total"
   std::string help;
-  std::string type;    // "counter" or "gauge"
+  std::string type;  // "counter" or "gauge"
   std::vector<std::pair<std::string, std::string>> labels;
   double value = 0;
 };
@@ -128,7 +128,7 @@ struct VmSettingsPatch {
 };
 
 struct RebalanceResult {
-  std::uint64_t moves = 0;     // pCPU moves started
+  std::uint64_t moves = 0;  // pCPU moves started
   std::string summary;
 };
 

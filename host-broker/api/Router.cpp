@@ -5,9 +5,8 @@
 #include <charconv>
 #include <cmath>
 #include <map>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/proto/Codec.hpp"
 
@@ -34,24 +33,31 @@ Response methodNotAllowed(const std::string& method, const std::string& path,
                           const std::vector<std::string>& allowed) {
   std::string list;
   for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-  return jsonResponse(405, json{{"error", "method " + method + " not allowed on " + path + " (allowed: " + list + ")"},
+  return jsonResponse(405, json{{"error", "method " + method + " not allowed on " + path +
+                                              " (allowed: " + list + ")"},
                                 {"allowed", allowed}});
 }
 
 unsigned statusFor(const Error& e) {
   switch (e.code()) {
-    case Errc::kNotFound: return 404;
-    case Errc::kInvalidArgument: return 400;
-    case Errc::kConflict: return 409;
-    case Errc::kUnavailable: return 503;
-    default: return 500;
+    case Errc::kNotFound:
+      return 404;
+    case Errc::kInvalidArgument:
+      return 400;
+    case Errc::kConflict:
+      return 409;
+    case Errc::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
 Response fromError(const Error& e) { return errorResponse(statusFor(e), e.describe()); }
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -102,12 +108,11 @@ json vmJson(const VmView& vm) {
          {"ceiling", vm.ceiling},
          {"weight", vm.weight},
          {"settings_source", vm.settingsSource},
-         {"pcpus",
-          json{{"held", vm.held.toList()},
-               {"granting", vm.granting.toList()},
-               {"revoking", vm.revoking.toList()},
-               {"floor", vm.floorPcpus.toList()},
-               {"enforced", vm.enforced.toList()}}},
+         {"pcpus", json{{"held", vm.held.toList()},
+                        {"granting", vm.granting.toList()},
+                        {"revoking", vm.revoking.toList()},
+                        {"floor", vm.floorPcpus.toList()},
+                        {"enforced", vm.enforced.toList()}}},
          {"generation", vm.generation},
          {"acked_generation", vm.ackedGeneration},
          {"agent", json{{"connected", vm.agentConnected}, {"last_seen_ms_ago", vm.lastSeenMsAgo}}},
@@ -123,7 +128,8 @@ json policyJson(const PolicyView& p) {
 }
 
 // Parses a JSON object body; an error message on failure.
-std::optional<std::string> parseObject(const std::string& body, json& out, const std::string& what) {
+std::optional<std::string> parseObject(const std::string& body, json& out,
+                                       const std::string& what) {
   if (body.empty()) return "body must be a JSON object with " + what;
   out = json::parse(body, nullptr, false);
   if (out.is_discarded()) return "body is not valid JSON";
@@ -131,7 +137,8 @@ std::optional<std::string> parseObject(const std::string& body, json& out, const
   return std::nullopt;
 }
 
-std::optional<std::string> rejectUnknownFields(const json& obj, const std::vector<std::string>& allowed) {
+std::optional<std::string> rejectUnknownFields(const json& obj,
+                                               const std::vector<std::string>& allowed) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end()) {
       std::string list;
@@ -143,7 +150,8 @@ std::optional<std::string> rejectUnknownFields(const json& obj, const std::vecto
 }
 
 // A JSON integer in [min, max]; nullopt with `err` set otherwise.
-std::optional<unsigned> uintField(const json& obj, const char* name, unsigned min, std::string& err) {
+std::optional<unsigned> uintField(const json& obj, const char* name, unsigned min,
+                                  std::string& err) {
   const json& v = obj.at(name);
   if (!v.is_number_integer() || v.get<std::int64_t>() < static_cast<std::int64_t>(min) ||
       v.get<std::int64_t>() > static_cast<std::int64_t>(CpuSet::kMaxCpu + 1)) {
@@ -221,7 +229,8 @@ Response Router::handle(const Request& req) {
   const std::string& m = req.method;
   static const std::vector<std::string> kMethods = {"GET", "PUT", "PATCH", "POST", "DELETE"};
   if (std::find(kMethods.begin(), kMethods.end(), m) == kMethods.end())
-    return errorResponse(400, "unknown method '" + m + "' (expected GET, PUT, PATCH, POST or DELETE)");
+    return errorResponse(400,
+                         "unknown method '" + m + "' (expected GET, PUT, PATCH, POST or DELETE)");
   if (!query.empty() && path != "/v1/events")
     return errorResponse(400, "unexpected query '" + query + "' on " + path);
 
@@ -248,12 +257,9 @@ Response Router::handle(const Request& req) {
       HostView h = backend_.host();
       json nodes = json::array();
       for (const auto& n : h.nodes) nodes.push_back(nodeJson(n));
-      return json{{"hostname", h.hostname},
-                  {"libvirt_uri", h.libvirtUri},
-                  {"pcpus", h.pcpus.toList()},
-                  {"reserved", h.reserved.toList()},
-                  {"free", h.free.toList()},
-                  {"nodes", nodes}};
+      return json{{"hostname", h.hostname},    {"libvirt_uri", h.libvirtUri},
+                  {"pcpus", h.pcpus.toList()}, {"reserved", h.reserved.toList()},
+                  {"free", h.free.toList()},   {"nodes", nodes}};
     });
   }
   if (path == "/v1/vms") {
@@ -326,7 +332,8 @@ Response Router::vmResource(const Request& req, const std::string& id) {
       break;
     }
   }
-  if (req.method != "GET" && req.method != "PATCH") return methodNotAllowed(req.method, req.path, {"GET", "PATCH"});
+  if (req.method != "GET" && req.method != "PATCH")
+    return methodNotAllowed(req.method, req.path, {"GET", "PATCH"});
   if (!found) return errorResponse(404, "no such VM: '" + id + "'");
   if (req.method == "GET") return jsonResponse(200, vmJson(*found));
   return patchVm(*found, req.body);
@@ -334,9 +341,12 @@ Response Router::vmResource(const Request& req, const std::string& id) {
 
 Response Router::patchVm(const VmView& vm, const std::string& body) {
   json obj;
-  if (auto e = parseObject(body, obj, "floor, ceiling and/or weight")) return errorResponse(400, *e);
-  if (auto e = rejectUnknownFields(obj, {"floor", "ceiling", "weight"})) return errorResponse(400, *e);
-  if (obj.empty()) return errorResponse(400, "body must set at least one of floor, ceiling, weight");
+  if (auto e = parseObject(body, obj, "floor, ceiling and/or weight"))
+    return errorResponse(400, *e);
+  if (auto e = rejectUnknownFields(obj, {"floor", "ceiling", "weight"}))
+    return errorResponse(400, *e);
+  if (obj.empty())
+    return errorResponse(400, "body must set at least one of floor, ceiling, weight");
 
   VmSettingsPatch patch;
   std::string err;
@@ -363,7 +373,8 @@ Response Router::patchVm(const VmView& vm, const std::string& body) {
     return errorResponse(400, "ceiling (" + std::to_string(ceiling) + ") exceeds the VM's " +
                                   std::to_string(vm.vcpus) + " vCPUs");
   if (!vm.managed)
-    return errorResponse(409, "VM '" + vm.name + "' is not managed by vnuma: " + vm.unmanagedReason);
+    return errorResponse(409,
+                         "VM '" + vm.name + "' is not managed by vnuma: " + vm.unmanagedReason);
 
   auto r = backend_.updateVm(vm.uuid, patch);
   if (!r) return fromError(r.error());
@@ -383,11 +394,12 @@ Response Router::putPolicy(const std::string& body) {
     name = obj["name"].get<std::string>();
   }
   if (obj.contains("text")) {
-    if (!obj["text"].is_string()) return errorResponse(400, "text must be a string (the policy file's content)");
+    if (!obj["text"].is_string())
+      return errorResponse(400, "text must be a string (the policy file's content)");
     text = obj["text"].get<std::string>();
   }
-  if (!name.empty() &&
-      std::find(current.available.begin(), current.available.end(), name) == current.available.end()) {
+  if (!name.empty() && std::find(current.available.begin(), current.available.end(), name) ==
+                           current.available.end()) {
     std::string list;
     for (const auto& a : current.available) list += (list.empty() ? "" : ", ") + a;
     return errorResponse(400, "unknown policy '" + name + "' (available: " + list + ")");
@@ -410,21 +422,29 @@ Response Router::events(const std::string& query) {
     std::string_view val = eq == std::string_view::npos ? std::string_view{} : kv.substr(eq + 1);
     if (key == "since") {
       auto v = parseUint(val);
-      if (!v) return errorResponse(400, "since must be a non-negative integer, got '" + std::string(val) + "'");
+      if (!v)
+        return errorResponse(
+            400, "since must be a non-negative integer, got '" + std::string(val) + "'");
       since = *v;
     } else if (key == "limit") {
       auto v = parseUint(val);
       if (!v || *v == 0 || *v > kMaxEventLimit)
-        return errorResponse(400, "limit must be an integer between 1 and 10000, got '" + std::string(val) + "'");
+        return errorResponse(
+            400, "limit must be an integer between 1 and 10000, got '" + std::string(val) + "'");
       limit = static_cast<std::size_t>(*v);
     } else {
-      return errorResponse(400, "unknown query parameter '" + std::string(key) + "' (allowed: since, limit)");
+      return errorResponse(
+          400, "unknown query parameter '" + std::string(key) + "' (allowed: since, limit)");
     }
   }
   json list = json::array();
   std::uint64_t next = since;
   for (const auto& e : backend_.eventsSince(since, limit)) {
-    list.push_back(json{{"seq", e.seq}, {"unix_ms", e.unixMs}, {"kind", e.kind}, {"vm", e.vm}, {"detail", e.detail}});
+    list.push_back(json{{"seq", e.seq},
+                        {"unix_ms", e.unixMs},
+                        {"kind", e.kind},
+                        {"vm", e.vm},
+                        {"detail", e.detail}});
     next = std::max(next, e.seq);
   }
   return jsonResponse(200, json{{"events", list}, {"next_since", next}});

@@ -1,9 +1,9 @@
-#include "host-broker/api/Router.hpp"
-
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "common/proto/Codec.hpp"
+#include "host-broker/api/Router.hpp"
 
 namespace vnuma::broker::api {
 namespace {
@@ -76,7 +76,8 @@ class FakeBackend : public AdminBackend {
     lastMax = max;
     std::vector<EventView> out;
     for (std::uint64_t s = since + 1; s <= 5 && out.size() < max; ++s)
-      out.push_back(EventView{s, 1000 + static_cast<std::int64_t>(s), "grant", vms_[0].uuid, "cpus=1-2"});
+      out.push_back(
+          EventView{s, 1000 + static_cast<std::int64_t>(s), "grant", vms_[0].uuid, "cpus=1-2"});
     return out;
   }
   std::vector<MetricSample> metrics() const override {
@@ -123,7 +124,9 @@ class RouterTest : public testing::Test {
     return router_.handle(Request{method, path, body});
   }
   static json body(const Response& r) { return json::parse(r.body); }
-  static std::string err(const Response& r) { return json::parse(r.body).at("error").get<std::string>(); }
+  static std::string err(const Response& r) {
+    return json::parse(r.body).at("error").get<std::string>();
+  }
 
   FakeBackend backend_;
   Router router_{backend_};
@@ -173,8 +176,10 @@ TEST_F(RouterTest, VmByNameOrUuid) {
   EXPECT_EQ(body(call("GET", "/v1/vms/web1"))["uuid"], backend_.vms_[0].uuid);
   EXPECT_EQ(body(call("GET", "/v1/vms/11111111-2222-3333-4444-555555555555"))["name"], "web1");
   EXPECT_EQ(body(call("GET", "/v1/vms/11111111-2222-3333-4444-555555555555"))["name"], "web1");
-  EXPECT_EQ(body(call("GET", "/v1/vms/11111111-2222-3333-4444-5555555555AA")).value("name", ""), "");
-  EXPECT_EQ(body(call("GET", "/v1/vms/11111111-2222-3333-4444-555555555555"))["agent"]["connected"], true);
+  EXPECT_EQ(body(call("GET", "/v1/vms/11111111-2222-3333-4444-5555555555AA")).value("name", ""),
+            "");
+  EXPECT_EQ(body(call("GET", "/v1/vms/11111111-2222-3333-4444-555555555555"))["agent"]["connected"],
+            true);
   EXPECT_EQ(body(call("GET", "/v1/vms/11111111-2222-3333-4444-555555555555")).at("generation"), 3);
   // uuid match is case-insensitive, names are not
   EXPECT_EQ(call("GET", "/v1/vms/11111111-2222-3333-4444-555555555555").status, 200u);
@@ -295,9 +300,11 @@ TEST_F(RouterTest, PolicyGetAndPut) {
 TEST_F(RouterTest, PolicyPutBad) {
   EXPECT_EQ(err(call("PUT", "/v1/policy", R"({"name":"fastest"})")),
             "unknown policy 'fastest' (available: static, demand)");
-  EXPECT_EQ(err(call("PUT", "/v1/policy", R"({"nme":"static"})")), "unknown field 'nme' (allowed: name, text)");
+  EXPECT_EQ(err(call("PUT", "/v1/policy", R"({"nme":"static"})")),
+            "unknown field 'nme' (allowed: name, text)");
   EXPECT_EQ(err(call("PUT", "/v1/policy", R"({"name":""})")), "name must be a non-empty string");
-  EXPECT_EQ(err(call("PUT", "/v1/policy", R"({"text":5})")), "text must be a string (the policy file's content)");
+  EXPECT_EQ(err(call("PUT", "/v1/policy", R"({"text":5})")),
+            "text must be a string (the policy file's content)");
   EXPECT_EQ(err(call("PUT", "/v1/policy", "")), "body must be a JSON object with name and/or text");
   backend_.policyError = Error(Errc::kInvalidArgument, "policy.toml:2: unknown key 'hysteresys'");
   auto r = call("PUT", "/v1/policy", R"({"text":"x"})");
@@ -320,10 +327,13 @@ TEST_F(RouterTest, Events) {
   EXPECT_EQ(body(since)["next_since"], 4);
   auto none = call("GET", "/v1/events?since=9");
   EXPECT_EQ(body(none)["next_since"], 9);
-  EXPECT_EQ(err(call("GET", "/v1/events?since=-1")), "since must be a non-negative integer, got '-1'");
+  EXPECT_EQ(err(call("GET", "/v1/events?since=-1")),
+            "since must be a non-negative integer, got '-1'");
   EXPECT_EQ(err(call("GET", "/v1/events?since=")), "since must be a non-negative integer, got ''");
-  EXPECT_EQ(err(call("GET", "/v1/events?limit=0")), "limit must be an integer between 1 and 10000, got '0'");
-  EXPECT_EQ(err(call("GET", "/v1/events?from=1")), "unknown query parameter 'from' (allowed: since, limit)");
+  EXPECT_EQ(err(call("GET", "/v1/events?limit=0")),
+            "limit must be an integer between 1 and 10000, got '0'");
+  EXPECT_EQ(err(call("GET", "/v1/events?from=1")),
+            "unknown query parameter 'from' (allowed: since, limit)");
   EXPECT_EQ(call("DELETE", "/v1/events").status, 405u);
 }
 
@@ -367,7 +377,8 @@ TEST_F(RouterTest, FrameRoundTripAndGarbage) {
   ASSERT_TRUE(garbage.ok());
   EXPECT_EQ(garbage->request_id(), 0u);
   EXPECT_EQ(garbage->status(), 400u);
-  EXPECT_EQ(json::parse(garbage->body())["error"].get<std::string>().rfind("bad admin request: ", 0), 0u);
+  EXPECT_EQ(
+      json::parse(garbage->body())["error"].get<std::string>().rfind("bad admin request: ", 0), 0u);
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ std::string checkLoopbackTcp(const std::string& ep) {
   std::string_view host = rest.substr(0, colon);
   std::string_view port = rest.substr(colon + 1);
   if (host != "127.0.0.1" && host != "[::1]" && host != "localhost")
-    return "host must be loopback (127.0.0.1, [::1] or localhost): guests reach it through QEMU user networking";
+    return "host must be loopback (127.0.0.1, [::1] or localhost): guests reach it through QEMU "
+           "user networking";
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (ec != std::errc() || ptr != port.data() + port.size() || value > 65535)
@@ -57,11 +58,12 @@ Result<void> validateBrokerConfig(const BrokerConfig& cfg, const std::string& so
 
   if (ipcPath(cfg.agentEndpoint).empty()) {
     auto why = checkLoopbackTcp(cfg.agentEndpoint);
-    if (!why.empty())
-      return invalid(source, "agents.endpoint '" + cfg.agentEndpoint + "': " + why);
+    if (!why.empty()) return invalid(source, "agents.endpoint '" + cfg.agentEndpoint + "': " + why);
   }
   if (cfg.brokerKeyFile.empty())
-    return invalid(source, "agents.broker_key_file must be set (create one with vnuma-broker --generate-key DIR)");
+    return invalid(
+        source,
+        "agents.broker_key_file must be set (create one with vnuma-broker --generate-key DIR)");
   if (cfg.agentKeyDir.empty()) return invalid(source, "agents.key_dir must be set");
   if (cfg.leaseMs < 2 * cfg.reportPeriodMs)
     return invalid(source, "agents.lease_ms (" + std::to_string(cfg.leaseMs) +
@@ -69,11 +71,13 @@ Result<void> validateBrokerConfig(const BrokerConfig& cfg, const std::string& so
                                std::to_string(cfg.reportPeriodMs) + ")");
   if (cfg.ackTimeoutMs >= cfg.leaseMs)
     return invalid(source, "agents.ack_timeout_ms (" + std::to_string(cfg.ackTimeoutMs) +
-                               ") must be below agents.lease_ms (" + std::to_string(cfg.leaseMs) + ")");
+                               ") must be below agents.lease_ms (" + std::to_string(cfg.leaseMs) +
+                               ")");
 
   if (ipcPath(cfg.adminEndpoint).empty())
     return invalid(source, "admin.endpoint '" + cfg.adminEndpoint +
-                               "' must be ipc://PATH (file permissions guard it); use admin.tcp_endpoint for TCP with CURVE");
+                               "' must be ipc://PATH (file permissions guard it); use "
+                               "admin.tcp_endpoint for TCP with CURVE");
   if (cfg.adminSocketMode > 0777)
     return invalid(source, "admin.socket_mode must be a file mode between 0000 and 0777");
   if (!cfg.adminTcpEndpoint.empty()) {
@@ -81,7 +85,8 @@ Result<void> validateBrokerConfig(const BrokerConfig& cfg, const std::string& so
     if (!why.empty())
       return invalid(source, "admin.tcp_endpoint '" + cfg.adminTcpEndpoint + "': " + why);
     if (cfg.adminClientKeyDir.empty())
-      return invalid(source, "admin.tcp_endpoint needs admin.client_key_dir (the admin clients' *.pub keys)");
+      return invalid(
+          source, "admin.tcp_endpoint needs admin.client_key_dir (the admin clients' *.pub keys)");
   }
   if (auto p = cfg.policy.validate(); !p) return std::move(p).error().context(source);
   return okResult();
@@ -95,7 +100,8 @@ static Result<BrokerConfig> parseBrokerConfigFile(const ConfigFile& file) {
 
   take(file.getString("broker.libvirt_uri", d.libvirtUri), cfg.libvirtUri, err, failed);
   take(file.getString("broker.state_dir", d.stateDir), cfg.stateDir, err, failed);
-  take(file.getEnum("broker.log_level", d.logLevel, {"trace", "debug", "info", "warn", "error", "off"}),
+  take(file.getEnum("broker.log_level", d.logLevel,
+                    {"trace", "debug", "info", "warn", "error", "off"}),
        cfg.logLevel, err, failed);
   take(file.getString("broker.log_file", d.logFile), cfg.logFile, err, failed);
 
@@ -118,15 +124,18 @@ static Result<BrokerConfig> parseBrokerConfigFile(const ConfigFile& file) {
     char* end = nullptr;
     unsigned long m = std::strtoul(mode.c_str(), &end, 8);
     if (mode.empty() || *end != '\0' || m > 0777) {
-      return invalid(file.source(), "admin.socket_mode '" + mode + "': expected an octal file mode such as \"0660\"");
+      return invalid(file.source(), "admin.socket_mode '" + mode +
+                                        "': expected an octal file mode such as \"0660\"");
     }
     cfg.adminSocketMode = static_cast<unsigned>(m);
   }
   take(file.getString("admin.tcp_endpoint", d.adminTcpEndpoint), cfg.adminTcpEndpoint, err, failed);
-  take(file.getString("admin.client_key_dir", d.adminClientKeyDir), cfg.adminClientKeyDir, err, failed);
+  take(file.getString("admin.client_key_dir", d.adminClientKeyDir), cfg.adminClientKeyDir, err,
+       failed);
 
   take(file.getCpuList("host.reserved_cpus", d.reservedCpus), cfg.reservedCpus, err, failed);
-  if (take(file.getInt("host.memory_reserve_mb", static_cast<std::int64_t>(d.memoryReserveMb), 0, 1 << 24),
+  if (take(file.getInt("host.memory_reserve_mb", static_cast<std::int64_t>(d.memoryReserveMb), 0,
+                       1 << 24),
            v, err, failed))
     cfg.memoryReserveMb = static_cast<std::uint64_t>(v);
 
@@ -137,12 +146,13 @@ static Result<BrokerConfig> parseBrokerConfigFile(const ConfigFile& file) {
     cfg.policyFile = *path;
   }
   if (!cfg.policyFile.empty()) {
-    static const char* kInline[] = {"policy.name", "policy.tick_ms", "policy.demand", "policy.placement",
-                                    "policy.memory"};
+    static const char* kInline[] = {"policy.name", "policy.tick_ms", "policy.demand",
+                                    "policy.placement", "policy.memory"};
     for (const char* key : kInline) {
       if (file.has(key))
         return invalid(file.source(), std::string("policy.file is set, so '") + key +
-                                          "' belongs in that file (" + cfg.policyFile + "), not here");
+                                          "' belongs in that file (" + cfg.policyFile +
+                                          "), not here");
     }
     auto params = loadPolicyFile(cfg.policyFile);
     if (!params) return std::move(params).error().context(file.source() + ": policy.file");

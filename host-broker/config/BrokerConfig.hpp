@@ -27,9 +27,9 @@ struct BrokerConfig {
   std::string logFile;            // empty: stderr only
 
   // [agents]
-  std::string agentEndpoint = "tcp://127.0.0.1:5600";  // loopback only (guests reach 10.0.2.2)
-  std::string brokerKeyFile = "/etc/vnuma/broker.key"; // CURVE secret key (broker.pub beside it)
-  std::string agentKeyDir = "/etc/vnuma/agents";       // <vm-uuid>.pub, one per managed VM
+  std::string agentEndpoint = "tcp://127.0.0.1:5600";   // loopback only (guests reach 10.0.2.2)
+  std::string brokerKeyFile = "/etc/vnuma/broker.key";  // CURVE secret key (broker.pub beside it)
+  std::string agentKeyDir = "/etc/vnuma/agents";        // <vm-uuid>.pub, one per managed VM
   std::uint32_t leaseMs = 10000;        // a grant is valid this long after the last message
   std::uint32_t graceMs = 2000;         // extra slack before a silent agent loses non-floor pCPUs
   std::uint32_t reportPeriodMs = 1000;  // agents report this often (renews the lease)
@@ -37,19 +37,19 @@ struct BrokerConfig {
 
   // [admin]
   std::string adminEndpoint = "ipc:///run/vnuma/admin.sock";
-  unsigned adminSocketMode = 0660;      // file mode of the ipc socket: who may administer
-  std::string adminTcpEndpoint;         // optional loopback TCP, always CURVE; empty = off
-  std::string adminClientKeyDir;        // authorized admin client public keys (*.pub) for TCP
+  unsigned adminSocketMode = 0660;  // file mode of the ipc socket: who may administer
+  std::string adminTcpEndpoint;     // optional loopback TCP, always CURVE; empty = off
+  std::string adminClientKeyDir;    // authorized admin client public keys (*.pub) for TCP
 
   // [host]
-  CpuSet reservedCpus;                  // housekeeping pCPUs never granted to a VM
-  std::uint64_t memoryReserveMb = 1024; // per host node, never given to VMs
+  CpuSet reservedCpus;                   // housekeeping pCPUs never granted to a VM
+  std::uint64_t memoryReserveMb = 1024;  // per host node, never given to VMs
 
   // [policy] (and [policy.demand], [policy.placement], [policy.memory]): the rebalancing
   // policy's parameters inline (host-broker/policy/PolicyParams.hpp, docs/policy.md), or
   // `policy.file = PATH` naming a policy file an admin carries between hosts; not both.
   PolicyParams policy;
-  std::string policyFile;               // non-empty: `policy` was loaded from this file
+  std::string policyFile;  // non-empty: `policy` was loaded from this file
 };
 
 // Reads and validates `path`. Errors are kInvalidArgument with "file:line: ..." text.

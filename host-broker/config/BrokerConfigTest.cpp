@@ -1,9 +1,9 @@
-#include "host-broker/config/BrokerConfig.hpp"
+#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <string>
 
-#include <gtest/gtest.h>
+#include "host-broker/config/BrokerConfig.hpp"
 
 namespace vnuma::broker {
 namespace {
@@ -117,7 +117,8 @@ TEST_P(BrokerConfigBad, RefusedWithMessage) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BrokerConfigBad,
     testing::Values(
-        BadCase{"unknown key names file and line", "[agents]\nlease_ms = 4000\nleese = 1\n", "bad.toml:3"},
+        BadCase{"unknown key names file and line", "[agents]\nlease_ms = 4000\nleese = 1\n",
+                "bad.toml:3"},
         BadCase{"unknown table", "[brokr]\nx = 1\n", "bad.toml:"},
         BadCase{"lease out of range", "[agents]\nlease_ms = 10\n", "bad.toml:2"},
         BadCase{"wrong type", "[agents]\nlease_ms = \"ten\"\n", "bad.toml:2"},
@@ -129,12 +130,15 @@ INSTANTIATE_TEST_SUITE_P(
                 "agents.endpoint 'tcp://127.0.0.1:99999': bad port '99999'"},
         BadCase{"admin over plain tcp", "[admin]\nendpoint = \"tcp://127.0.0.1:5601\"\n",
                 "bad.toml: admin.endpoint 'tcp://127.0.0.1:5601' must be ipc://PATH"},
-        BadCase{"admin tcp without client keys", "[admin]\ntcp_endpoint = \"tcp://127.0.0.1:5601\"\n",
+        BadCase{"admin tcp without client keys",
+                "[admin]\ntcp_endpoint = \"tcp://127.0.0.1:5601\"\n",
                 "admin.tcp_endpoint needs admin.client_key_dir"},
         BadCase{"bad socket mode", "[admin]\nsocket_mode = \"0998\"\n",
                 "bad.toml: admin.socket_mode '0998': expected an octal file mode such as \"0660\""},
-        BadCase{"lease shorter than two periods", "[agents]\nlease_ms = 1500\nreport_period_ms = 1000\n",
-                "bad.toml: agents.lease_ms (1500) must be at least twice agents.report_period_ms (1000)"},
+        BadCase{"lease shorter than two periods",
+                "[agents]\nlease_ms = 1500\nreport_period_ms = 1000\n",
+                "bad.toml: agents.lease_ms (1500) must be at least twice agents.report_period_ms "
+                "(1000)"},
         BadCase{"ack timeout beyond lease",
                 "[agents]\nlease_ms = 2000\nreport_period_ms = 1000\nack_timeout_ms = 3000\n",
                 "bad.toml: agents.ack_timeout_ms (3000) must be below agents.lease_ms (2000)"},
@@ -142,9 +146,12 @@ INSTANTIATE_TEST_SUITE_P(
                 "bad.toml: broker.state_dir 'var/lib' must be an absolute path"},
         BadCase{"syntax error", "[broker\n", "bad.toml:1"},
         BadCase{"unknown policy", "[policy]\nname = \"fastest\"\n", "fastest"},
-        BadCase{"policy file and inline keys", "[policy]\nfile = \"/nonexistent/p.toml\"\ntick_ms = 10\n",
-                "bad.toml: policy.file is set, so 'policy.tick_ms' belongs in that file (/nonexistent/p.toml), not here"},
-        BadCase{"missing policy file", "[policy]\nfile = \"/nonexistent/p.toml\"\n", "/nonexistent/p.toml"}),
+        BadCase{"policy file and inline keys",
+                "[policy]\nfile = \"/nonexistent/p.toml\"\ntick_ms = 10\n",
+                "bad.toml: policy.file is set, so 'policy.tick_ms' belongs in that file "
+                "(/nonexistent/p.toml), not here"},
+        BadCase{"missing policy file", "[policy]\nfile = \"/nonexistent/p.toml\"\n",
+                "/nonexistent/p.toml"}),
     [](const testing::TestParamInfo<BadCase>& p) { return "case" + std::to_string(p.index); });
 
 TEST(BrokerConfig, ValidateCatchesOverrides) {
@@ -152,7 +159,8 @@ TEST(BrokerConfig, ValidateCatchesOverrides) {
   cfg.agentEndpoint = "tcp://10.0.0.1:5600";
   auto r = validateBrokerConfig(cfg, "command line");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message().rfind("command line: agents.endpoint", 0), 0u) << r.error().message();
+  EXPECT_EQ(r.error().message().rfind("command line: agents.endpoint", 0), 0u)
+      << r.error().message();
 }
 
 TEST(BrokerConfig, IpcPath) {

@@ -1,15 +1,14 @@
 #include "host-broker/ctl/Ctl.hpp"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "common/core/Version.hpp"
 #include "common/proto/Codec.hpp"
@@ -60,9 +59,12 @@ std::string kb(const json& j) {
   std::ostringstream os;
   os.precision(1);
   os << std::fixed;
-  if (v >= 1024.0 * 1024.0) os << v / (1024.0 * 1024.0) << "G";
-  else if (v >= 1024.0) os << v / 1024.0 << "M";
-  else os << v << "K";
+  if (v >= 1024.0 * 1024.0)
+    os << v / (1024.0 * 1024.0) << "G";
+  else if (v >= 1024.0)
+    os << v / 1024.0 << "M";
+  else
+    os << v << "K";
   return os.str();
 }
 
@@ -76,8 +78,9 @@ void printKeyValues(std::ostream& out, const json& obj, const std::vector<std::s
 }
 
 void printHealth(std::ostream& out, const json& j) {
-  printKeyValues(out, j, {"status", "version", "epoch", "uptime_ms", "libvirt_connected", "agents_connected",
-                          "vms_managed", "policy"});
+  printKeyValues(out, j,
+                 {"status", "version", "epoch", "uptime_ms", "libvirt_connected",
+                  "agents_connected", "vms_managed", "policy"});
 }
 
 void printNodes(std::ostream& out, const json& nodes) {
@@ -85,8 +88,9 @@ void printNodes(std::ostream& out, const json& nodes) {
   for (const auto& n : nodes) {
     std::string d;
     for (const auto& x : n.value("distances", json::array())) d += (d.empty() ? "" : " ") + str(x);
-    t.add({str(n["id"]), orDash(n.value("cpus", "")), kb(n["mem_total_kb"]), kb(n.value("mem_reserve_kb", json())),
-           kb(n.value("mem_committed_kb", json())), orDash(d)});
+    t.add({str(n["id"]), orDash(n.value("cpus", "")), kb(n["mem_total_kb"]),
+           kb(n.value("mem_reserve_kb", json())), kb(n.value("mem_committed_kb", json())),
+           orDash(d)});
   }
   t.print(out);
 }
@@ -98,34 +102,40 @@ void printHost(std::ostream& out, const json& j) {
 }
 
 void printVms(std::ostream& out, const json& j) {
-  Table t({"NAME", "UUID", "STATE", "MANAGED", "VCPUS", "FLOOR", "CEILING", "WEIGHT", "HELD", "AGENT"});
+  Table t(
+      {"NAME", "UUID", "STATE", "MANAGED", "VCPUS", "FLOOR", "CEILING", "WEIGHT", "HELD", "AGENT"});
   for (const auto& vm : j["vms"]) {
     const json& p = vm["pcpus"];
     std::string agent = vm["agent"].value("connected", false) ? "up" : "down";
-    t.add({str(vm["name"]), str(vm["uuid"]), str(vm["state"]), vm.value("managed", false) ? "yes" : "no",
-           str(vm["vcpus"]), str(vm["floor"]), str(vm["ceiling"]), str(vm["weight"]), orDash(p.value("held", "")),
-           agent});
+    t.add({str(vm["name"]), str(vm["uuid"]), str(vm["state"]),
+           vm.value("managed", false) ? "yes" : "no", str(vm["vcpus"]), str(vm["floor"]),
+           str(vm["ceiling"]), str(vm["weight"]), orDash(p.value("held", "")), agent});
   }
   t.print(out);
 }
 
 void printVm(std::ostream& out, const json& vm) {
-  printKeyValues(out, vm, {"name", "uuid", "state", "managed", "unmanaged_reason", "vcpus", "floor", "ceiling",
-                           "weight", "settings_source", "generation", "acked_generation", "demand"});
+  printKeyValues(
+      out, vm,
+      {"name", "uuid", "state", "managed", "unmanaged_reason", "vcpus", "floor", "ceiling",
+       "weight", "settings_source", "generation", "acked_generation", "demand"});
   const json& p = vm["pcpus"];
-  out << "pcpus:            held=" << orDash(p.value("held", "")) << " granting=" << orDash(p.value("granting", ""))
-      << " revoking=" << orDash(p.value("revoking", "")) << " floor=" << orDash(p.value("floor", ""))
+  out << "pcpus:            held=" << orDash(p.value("held", ""))
+      << " granting=" << orDash(p.value("granting", ""))
+      << " revoking=" << orDash(p.value("revoking", ""))
+      << " floor=" << orDash(p.value("floor", ""))
       << " enforced=" << orDash(p.value("enforced", "")) << "\n";
   const json& a = vm["agent"];
   out << "agent:            " << (a.value("connected", false) ? "connected" : "not connected");
-  if (a.value("last_seen_ms_ago", -1) >= 0) out << ", last seen " << str(a["last_seen_ms_ago"]) << " ms ago";
+  if (a.value("last_seen_ms_ago", -1) >= 0)
+    out << ", last seen " << str(a["last_seen_ms_ago"]) << " ms ago";
   out << "\n";
   if (!vm["memory"].empty()) {
     out << "\n";
     Table t({"HOST_NODE", "GUEST_NODE", "ALIAS", "BOOT", "REQUESTED", "CURRENT", "BLOCK"});
     for (const auto& m : vm["memory"]) {
-      t.add({str(m["host_node"]), str(m["guest_node"]), orDash(m.value("alias", "")), kb(m["boot_kb"]),
-             kb(m["requested_kb"]), kb(m["current_kb"]), kb(m["block_kb"])});
+      t.add({str(m["host_node"]), str(m["guest_node"]), orDash(m.value("alias", "")),
+             kb(m["boot_kb"]), kb(m["requested_kb"]), kb(m["current_kb"]), kb(m["block_kb"])});
     }
     t.print(out);
   }
@@ -138,8 +148,8 @@ void printLedger(std::ostream& out, const json& j) {
   for (const auto& p : j["pcpus"]) {
     std::string owner = p.value("owner_name", "");
     if (owner.empty()) owner = p.value("owner", "");
-    t.add({str(p["id"]), str(p["node"]), str(p["state"]), orDash(owner), p.value("floor", false) ? "yes" : "",
-           p.value("enforced", false) ? "yes" : ""});
+    t.add({str(p["id"]), str(p["node"]), str(p["state"]), orDash(owner),
+           p.value("floor", false) ? "yes" : "", p.value("enforced", false) ? "yes" : ""});
   }
   t.print(out);
   out << "\n";
@@ -148,7 +158,8 @@ void printLedger(std::ostream& out, const json& j) {
 
 void printPolicy(std::ostream& out, const json& j) {
   std::string avail;
-  for (const auto& a : j.value("available", json::array())) avail += (avail.empty() ? "" : ", ") + str(a);
+  for (const auto& a : j.value("available", json::array()))
+    avail += (avail.empty() ? "" : ", ") + str(a);
   out << "name:      " << str(j["name"]) << "\n"
       << "file:      " << orDash(j.value("file", "")) << "\n"
       << "available: " << avail << "\n";
@@ -159,7 +170,8 @@ void printPolicy(std::ostream& out, const json& j) {
 void printEvents(std::ostream& out, const json& j) {
   Table t({"SEQ", "UNIX_MS", "KIND", "VM", "DETAIL"});
   for (const auto& e : j["events"]) {
-    t.add({str(e["seq"]), str(e["unix_ms"]), str(e["kind"]), orDash(e.value("vm", "")), e.value("detail", "")});
+    t.add({str(e["seq"]), str(e["unix_ms"]), str(e["kind"]), orDash(e.value("vm", "")),
+           e.value("detail", "")});
   }
   t.print(out);
 }
@@ -172,13 +184,14 @@ void printTopology(std::ostream& out, const Topology& topo) {
     t.add({std::to_string(n.id), orDash(n.cpus.toList()), std::to_string(n.memTotalKb), orDash(d)});
   }
   t.print(out);
-  out << "\nonline:   " << orDash(topo.online.toList()) << "\nisolated: " << orDash(topo.isolated.toList()) << "\n";
+  out << "\nonline:   " << orDash(topo.online.toList())
+      << "\nisolated: " << orDash(topo.isolated.toList()) << "\n";
 }
 
 }  // namespace
 
-Result<AdminReply> adminCall(const AdminClientOptions& opts, const std::string& method, const std::string& path,
-                             const std::string& body) {
+Result<AdminReply> adminCall(const AdminClientOptions& opts, const std::string& method,
+                             const std::string& path, const std::string& body) {
   transport::ClientOptions co;
   co.endpoint = opts.endpoint;
   co.maxMessageBytes = transport::kMaxAdminMessageBytes;
@@ -203,11 +216,13 @@ Result<AdminReply> adminCall(const AdminClientOptions& opts, const std::string& 
   req.set_method(method);
   req.set_path(path);
   req.set_body(body);
-  if (auto s = (*client)->send(codec::encode(req)); !s) return std::move(s).error().context("sending to " + opts.endpoint);
+  if (auto s = (*client)->send(codec::encode(req)); !s)
+    return std::move(s).error().context("sending to " + opts.endpoint);
 
   const auto deadline = std::chrono::steady_clock::now() + opts.timeout;
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     auto frame = (*client)->receive(left);
     if (!frame) return std::move(frame).error().context("receiving from " + opts.endpoint);
@@ -218,7 +233,8 @@ Result<AdminReply> adminCall(const AdminClientOptions& opts, const std::string& 
     return AdminReply{resp->status(), resp->body(), resp->content_type()};
   }
   return Error(Errc::kUnavailable, "no answer from the broker at " + opts.endpoint + " within " +
-                                       std::to_string(opts.timeout.count()) + " ms (is vnuma-broker running?)");
+                                       std::to_string(opts.timeout.count()) +
+                                       " ms (is vnuma-broker running?)");
 }
 
 int runCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -231,11 +247,15 @@ int runCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   if (const char* env = std::getenv("VNUMA_ADMIN_ENDPOINT"); env && *env) opts.endpoint = env;
   bool asJson = false;
   unsigned timeoutMs = 5000;
-  app.add_option("--endpoint", opts.endpoint, "admin endpoint (default $VNUMA_ADMIN_ENDPOINT or " +
-                                                  std::string(kDefaultAdminEndpoint) + ")");
-  app.add_option("--timeout-ms", timeoutMs, "how long to wait for the broker")->check(CLI::Range(1u, 600000u));
-  app.add_option("--server-key", opts.serverPublicKeyFile, "broker public key file (admin TCP with CURVE)");
-  app.add_option("--client-key", opts.clientSecretKeyFile, "client secret key file (admin TCP with CURVE)");
+  app.add_option("--endpoint", opts.endpoint,
+                 "admin endpoint (default $VNUMA_ADMIN_ENDPOINT or " +
+                     std::string(kDefaultAdminEndpoint) + ")");
+  app.add_option("--timeout-ms", timeoutMs, "how long to wait for the broker")
+      ->check(CLI::Range(1u, 600000u));
+  app.add_option("--server-key", opts.serverPublicKeyFile,
+                 "broker public key file (admin TCP with CURVE)");
+  app.add_option("--client-key", opts.clientSecretKeyFile,
+                 "client secret key file (admin TCP with CURVE)");
   app.add_flag("--json", asJson, "print the API's JSON instead of tables");
 
   auto* health = app.add_subcommand("health", "broker health");
@@ -268,7 +288,8 @@ int runCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   events->add_option("--since", since, "only events with seq > N");
   events->add_option("--limit", limit, "at most N events");
   auto* metrics = app.add_subcommand("metrics", "Prometheus metrics");
-  auto* topology = app.add_subcommand("topology", "this host's NUMA topology from sysfs (no broker needed)");
+  auto* topology =
+      app.add_subcommand("topology", "this host's NUMA topology from sysfs (no broker needed)");
   std::string sysfsRoot = "/";
   topology->add_option("--sysfs-root", sysfsRoot, "directory holding sys/ (default /)");
 
@@ -286,8 +307,10 @@ int runCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       err << "vnumactl: " << topo.error().describe() << "\n";
       return kExitNoInput;
     }
-    if (asJson) out << topologyToJson(*topo) << "\n";
-    else printTopology(out, *topo);
+    if (asJson)
+      out << topologyToJson(*topo) << "\n";
+    else
+      printTopology(out, *topo);
     return 0;
   }
 
@@ -323,7 +346,9 @@ int runCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   } else if (rebalance->parsed()) {
     method = "POST";
     path = "/v1/rebalance";
-    printer = [](std::ostream& o, const json& j) { o << "moves: " << str(j["moves"]) << "\n" << str(j["summary"]) << "\n"; };
+    printer = [](std::ostream& o, const json& j) {
+      o << "moves: " << str(j["moves"]) << "\n" << str(j["summary"]) << "\n";
+    };
   } else if (policyShow->parsed() || policySet->parsed()) {
     path = "/v1/policy";
     printer = printPolicy;
@@ -355,7 +380,8 @@ int runCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   }
   if (reply->status >= 400) {
     json j = json::parse(reply->body, nullptr, false);
-    std::string msg = (!j.is_discarded() && j.is_object() && j.contains("error")) ? str(j["error"]) : reply->body;
+    std::string msg =
+        (!j.is_discarded() && j.is_object() && j.contains("error")) ? str(j["error"]) : reply->body;
     err << "vnumactl: " << msg << " (status " << reply->status << ")\n";
     if (asJson) out << reply->body << "\n";
     return kExitApiError;

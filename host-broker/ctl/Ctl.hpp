@@ -43,8 +43,8 @@ struct AdminClientOptions {
 
 // One request, one reply. kUnavailable when nothing answers within the timeout, kProtocol when
 // the reply cannot be decoded or does not echo the request id.
-Result<AdminReply> adminCall(const AdminClientOptions& opts, const std::string& method, const std::string& path,
-                             const std::string& body);
+Result<AdminReply> adminCall(const AdminClientOptions& opts, const std::string& method,
+                             const std::string& path, const std::string& body);
 
 int runCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 

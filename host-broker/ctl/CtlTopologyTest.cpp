@@ -1,16 +1,15 @@
 // Runs the real `vnumactl topology --sysfs-root <dump> --json` binary on every real sysfs dump in
 // tests/data/hwloc-sysfs/ and compares with MANIFEST.json (what a correct reader must find).
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -39,7 +38,8 @@ class TempDir {
   TempDir() {
     // tmpfs when there is one: extracting 37 trees is I/O-bound on a busy disk.
     std::error_code ec;
-    fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+    fs::path base =
+        fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
     std::string tmpl = (base / "vnumactl-topo-XXXXXX").string();
     path_ = ::mkdtemp(tmpl.data());
   }
@@ -64,8 +64,11 @@ TEST(VnumactlTopology, MatchesManifestForEveryDump) {
     const std::string name = entry["name"];
     SCOPED_TRACE(name);
     TempDir tmp;
-    ASSERT_EQ(run("tar xzf '" + (dir / (name + ".tar.gz")).string() + "' -C '" + tmp.path() + "'").status, 0);
-    RunResult r = run(std::string("'") + VNUMACTL_PATH + "' topology --sysfs-root '" + tmp.path() + "' --json");
+    ASSERT_EQ(
+        run("tar xzf '" + (dir / (name + ".tar.gz")).string() + "' -C '" + tmp.path() + "'").status,
+        0);
+    RunResult r = run(std::string("'") + VNUMACTL_PATH + "' topology --sysfs-root '" + tmp.path() +
+                      "' --json");
     ASSERT_EQ(r.status, 0) << r.out;
     json topo = json::parse(r.out, nullptr, false);
     ASSERT_FALSE(topo.is_discarded()) << r.out;
@@ -79,7 +82,8 @@ TEST(VnumactlTopology, MatchesManifestForEveryDump) {
       EXPECT_EQ(node["cpus"], want["cpus"]) << "node " << id;
       EXPECT_EQ(node["mem_total_kb"], want["mem_total_kb"]) << "node " << id;
       std::string dist;
-      for (const auto& d : node["distances"]) dist += (dist.empty() ? "" : " ") + std::to_string(d.get<unsigned>());
+      for (const auto& d : node["distances"])
+        dist += (dist.empty() ? "" : " ") + std::to_string(d.get<unsigned>());
       if (!want["distance"].is_null()) {
         EXPECT_EQ(dist, want["distance"]) << "node " << id;
       }
@@ -91,7 +95,8 @@ TEST(VnumactlTopology, MatchesManifestForEveryDump) {
 }
 
 TEST(VnumactlTopology, MissingRootIsAnErrorNotACrash) {
-  RunResult r = run(std::string("'") + VNUMACTL_PATH + "' topology --sysfs-root /nonexistent-vnuma-root 2>&1");
+  RunResult r = run(std::string("'") + VNUMACTL_PATH +
+                    "' topology --sysfs-root /nonexistent-vnuma-root 2>&1");
   EXPECT_EQ(r.status, 66) << r.out;
   EXPECT_NE(r.out.find("vnumactl: "), std::string::npos) << r.out;
 }
@@ -99,8 +104,11 @@ TEST(VnumactlTopology, MissingRootIsAnErrorNotACrash) {
 TEST(VnumactlTopology, HumanTableOnOneDump) {
   const fs::path dir = VNUMA_TEST_DUMP_DIR;
   TempDir tmp;
-  ASSERT_EQ(run("tar xzf '" + (dir / "8ia64-2n2s2c.tar.gz").string() + "' -C '" + tmp.path() + "'").status, 0);
-  RunResult r = run(std::string("'") + VNUMACTL_PATH + "' topology --sysfs-root '" + tmp.path() + "'");
+  ASSERT_EQ(run("tar xzf '" + (dir / "8ia64-2n2s2c.tar.gz").string() + "' -C '" + tmp.path() + "'")
+                .status,
+            0);
+  RunResult r =
+      run(std::string("'") + VNUMACTL_PATH + "' topology --sysfs-root '" + tmp.path() + "'");
   ASSERT_EQ(r.status, 0);
   EXPECT_EQ(r.out.rfind("NODE  CPUS", 0), 0u) << r.out;
   EXPECT_NE(r.out.find("\n0     0-3"), std::string::npos) << r.out;

@@ -3,4 +3,6 @@
 
 #include "host-broker/ctl/Ctl.hpp"
 
-int main(int argc, char** argv) { return vnuma::broker::ctl::runCtl(argc, argv, std::cout, std::cerr); }
+int main(int argc, char** argv) {
+  return vnuma::broker::ctl::runCtl(argc, argv, std::cout, std::cerr);
+}

@@ -1,6 +1,7 @@
 // The real binaries: vnuma-broker (config file, keys, libvirt's test driver, signals,
 // kill -9 and restart from the state dir) and vnumactl (admin round trips, exit codes).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -9,10 +10,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "host-broker/ctl/Ctl.hpp"
 #include "host-broker/engine/testing/BrokerHarness.hpp"
@@ -89,7 +88,8 @@ class BrokerProcess : public ::testing::Test {
         << "lease_ms = 2000\ngrace_ms = 500\nreport_period_ms = 200\nack_timeout_ms = 300\n"
         << "[admin]\nendpoint = \"" << admin() << "\"\nsocket_mode = \"0600\"\n"
         << "[host]\nmemory_reserve_mb = 0\n"
-        << "[policy]\nname = \"static\"\ntick_ms = 100\n[policy.placement]\ncooldown_ms = 0\nhysteresis_cpus = 0\n";
+        << "[policy]\nname = \"static\"\ntick_ms = 100\n[policy.placement]\ncooldown_ms = "
+           "0\nhysteresis_cpus = 0\n";
   }
   void TearDown() override {
     stopBroker(SIGKILL);
@@ -108,7 +108,8 @@ class BrokerProcess : public ::testing::Test {
     if (pid_ == 0) {
       int fd = ::open((dir_ + "/broker.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(fd, 2);
-      ::execl(VNUMA_BROKER_PATH, VNUMA_BROKER_PATH, "--config", config().c_str(), static_cast<char*>(nullptr));
+      ::execl(VNUMA_BROKER_PATH, VNUMA_BROKER_PATH, "--config", config().c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ctl::AdminClientOptions o;
@@ -174,7 +175,8 @@ TEST_F(BrokerProcess, CheckConfigAcceptsGoodAndRefusesBadWithExit78) {
   EXPECT_NE(override.out.find("host must be loopback"), std::string::npos) << override.out;
   std::ofstream(dir_ + "/policy.toml") << "[policy]\nname = \"nosuch\"\n";
   std::ofstream(dir_ + "/badpolicy.toml") << "[policy]\nfile = \"" << dir_ << "/policy.toml\"\n";
-  auto unknownPolicy = run(std::string(VNUMA_BROKER_PATH) + " --config " + dir_ + "/badpolicy.toml --check-config");
+  auto unknownPolicy =
+      run(std::string(VNUMA_BROKER_PATH) + " --config " + dir_ + "/badpolicy.toml --check-config");
   EXPECT_EQ(unknownPolicy.status, 78) << unknownPolicy.out;
   EXPECT_NE(unknownPolicy.out.find("nosuch"), std::string::npos) << unknownPolicy.out;
 }
@@ -185,7 +187,8 @@ TEST_F(BrokerProcess, VnumactlRoundTripAndKillNineRestartLosesNothing) {
   auto a = agent(kAlpha), b = agent(kBeta);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(a->hello().ok() && b->hello().ok());
-  ASSERT_TRUE(pumpUntil({a.get(), b.get()}, [&] { return a->vcpus.size() == 2 && b->vcpus.size() == 2; }, 10s,
+  ASSERT_TRUE(pumpUntil({a.get(), b.get()},
+                        [&] { return a->vcpus.size() == 2 && b->vcpus.size() == 2; }, 10s,
                         {a.get(), b.get()}));
 
   // kill -9: the state on disk is all that survives. (Done before any admin change: libvirt's
@@ -201,7 +204,8 @@ TEST_F(BrokerProcess, VnumactlRoundTripAndKillNineRestartLosesNothing) {
   const auto grantsA = a->grants.size();
   ASSERT_TRUE(a->hello(a->generation, a->vcpus).ok());
   ASSERT_TRUE(b->hello(b->generation, b->vcpus).ok());
-  ASSERT_TRUE(pumpUntil({a.get(), b.get()}, [&] { return a->welcomed && b->welcomed && a->grants.size() > grantsA; },
+  ASSERT_TRUE(pumpUntil({a.get(), b.get()},
+                        [&] { return a->welcomed && b->welcomed && a->grants.size() > grantsA; },
                         10s, {a.get(), b.get()}));
   EXPECT_EQ(a->generation, genA);
   EXPECT_EQ(a->vcpus.size(), 2u);
@@ -217,15 +221,19 @@ TEST_F(BrokerProcess, VnumactlRoundTripAndKillNineRestartLosesNothing) {
   EXPECT_EQ(json::parse(vmsJson.out)["vms"].size(), 3u);
   auto set = run(ctl("vm set alpha --weight 3"));
   ASSERT_EQ(set.status, 0) << set.out;
-  ASSERT_TRUE(pumpUntil({a.get(), b.get()}, [&] { return a->vcpus.size() == 3 && b->vcpus.size() == 1; }, 10s,
+  ASSERT_TRUE(pumpUntil({a.get(), b.get()},
+                        [&] { return a->vcpus.size() == 3 && b->vcpus.size() == 1; }, 10s,
                         {a.get(), b.get()}));
   auto missing = run(ctl("vm show nope"));
   EXPECT_EQ(missing.status, 1);
-  EXPECT_NE(missing.out.find("vnumactl: no such VM: 'nope' (status 404)"), std::string::npos) << missing.out;
+  EXPECT_NE(missing.out.find("vnumactl: no such VM: 'nope' (status 404)"), std::string::npos)
+      << missing.out;
   auto conflict = run(ctl("vm set alpha --floor 3 --ceiling 2"));
   EXPECT_EQ(conflict.status, 1);
-  EXPECT_NE(conflict.out.find("floor (3) must not exceed ceiling (2)"), std::string::npos) << conflict.out;
-  for (const char* cmd : {"health", "host", "ledger", "policy show", "events --since 0", "metrics", "rebalance"}) {
+  EXPECT_NE(conflict.out.find("floor (3) must not exceed ceiling (2)"), std::string::npos)
+      << conflict.out;
+  for (const char* cmd :
+       {"health", "host", "ledger", "policy show", "events --since 0", "metrics", "rebalance"}) {
     auto r = run(ctl(cmd));
     EXPECT_EQ(r.status, 0) << cmd << ": " << r.out;
   }
@@ -237,7 +245,8 @@ TEST_F(BrokerProcess, VnumactlRoundTripAndKillNineRestartLosesNothing) {
 
 TEST_F(BrokerProcess, CorruptStateFileRefusesToStartWithAHint) {
   fs::create_directories(dir_ + "/state");
-  std::ofstream(dir_ + "/state/ledger.json") << "{\"format\":\"vnuma-broker-state\",\"version\":1,\"crc32\":\"00000000\",\"state\":{}}";
+  std::ofstream(dir_ + "/state/ledger.json")
+      << "{\"format\":\"vnuma-broker-state\",\"version\":1,\"crc32\":\"00000000\",\"state\":{}}";
   auto r = run(std::string(VNUMA_BROKER_PATH) + " --config " + config());
   EXPECT_EQ(r.status, 78) << r.out;
   EXPECT_NE(r.out.find("ledger.json"), std::string::npos) << r.out;

@@ -35,12 +35,14 @@ bool sameHost(const HostModel& a, const HostModel& b, std::string& why) {
     return false;
   }
   if (a.nodes.size() != b.nodes.size()) {
-    why = std::to_string(a.nodes.size()) + " nodes then, " + std::to_string(b.nodes.size()) + " now";
+    why =
+        std::to_string(a.nodes.size()) + " nodes then, " + std::to_string(b.nodes.size()) + " now";
     return false;
   }
   for (std::size_t i = 0; i < a.nodes.size(); ++i) {
     if (a.nodes[i].id != b.nodes[i].id || a.nodes[i].memBytes != b.nodes[i].memBytes ||
-        a.nodes[i].memReserveBytes != b.nodes[i].memReserveBytes || !(a.nodes[i].cpus == b.nodes[i].cpus)) {
+        a.nodes[i].memReserveBytes != b.nodes[i].memReserveBytes ||
+        !(a.nodes[i].cpus == b.nodes[i].cpus)) {
       why = "node " + std::to_string(b.nodes[i].id) + " differs (cpus, memory or memory reserve)";
       return false;
     }
@@ -51,21 +53,28 @@ bool sameHost(const HostModel& a, const HostModel& b, std::string& why) {
 }  // namespace
 
 Engine::Engine(EngineOptions opts, sys::Hypervisor& hv, VcpuEnforcer& enforcer)
-    : opts_(std::move(opts)), hv_(hv), enforcer_(enforcer), log_(opts_.log.engine), store_(opts_.config.stateDir) {}
+    : opts_(std::move(opts)),
+      hv_(hv),
+      enforcer_(enforcer),
+      log_(opts_.log.engine),
+      store_(opts_.config.stateDir) {}
 
 Engine::~Engine() = default;
 
 std::int64_t Engine::nowMs() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
 std::int64_t Engine::wallMs() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-Result<std::unique_ptr<Engine>> Engine::start(EngineOptions opts, sys::Hypervisor& hv, VcpuEnforcer& enforcer) {
+Result<std::unique_ptr<Engine>> Engine::start(EngineOptions opts, sys::Hypervisor& hv,
+                                              VcpuEnforcer& enforcer) {
   std::unique_ptr<Engine> e(new Engine(std::move(opts), hv, enforcer));
   if (auto r = e->init(); !r) return std::move(r).error();
   return e;
@@ -77,7 +86,8 @@ Result<void> Engine::init() {
   epoch_ = static_cast<std::uint64_t>(wallMs());
 
   auto info = hv_.hostInfo();
-  if (!info) return std::move(info).error().context("reading the host from libvirt at " + hv_.uri());
+  if (!info)
+    return std::move(info).error().context("reading the host from libvirt at " + hv_.uri());
   for (const auto& m : info->mismatches) log_->warn("libvirt and sysfs disagree: {}", m);
   auto host = hostModelFromInfo(*info, cfg.reservedCpus, cfg.memoryReserveMb * kMiB);
   if (!host) return std::move(host).error();
@@ -86,7 +96,8 @@ Result<void> Engine::init() {
   params_ = cfg.policy;
   policyFile_ = cfg.policyFile;
   auto policy = makePolicy(params_.name);
-  if (!policy) return Error(Errc::kInvalidArgument, policy.error().describe()).context("policy.name");
+  if (!policy)
+    return Error(Errc::kInvalidArgument, policy.error().describe()).context("policy.name");
   policy_ = std::move(policy).value();
   policyText_ = paramsToToml(params_);
 
@@ -94,13 +105,15 @@ Result<void> Engine::init() {
   if (loaded) {
     std::string why;
     if (!sameHost(loaded->host(), *host, why)) {
-      return Error(Errc::kConflict, "state file " + store_.path() + " was written for a different host (" + why +
-                                        "); if the hardware or host.reserved_cpus / host.memory_reserve_mb changed "
-                                        "on purpose, move the file aside to start fresh (agents re-learn their "
-                                        "grants when they reconnect)");
+      return Error(Errc::kConflict,
+                   "state file " + store_.path() + " was written for a different host (" + why +
+                       "); if the hardware or host.reserved_cpus / host.memory_reserve_mb changed "
+                       "on purpose, move the file aside to start fresh (agents re-learn their "
+                       "grants when they reconnect)");
     }
     ledger_.emplace(std::move(loaded).value());
-    log_->info("state restored path={} vms={} last_seq={}", store_.path(), ledger_->vms().size(), ledger_->lastSeq());
+    log_->info("state restored path={} vms={} last_seq={}", store_.path(), ledger_->vms().size(),
+               ledger_->lastSeq());
   } else if (loaded.error().code() == Errc::kNotFound) {
     auto fresh = Ledger::create(std::move(host).value());
     if (!fresh) return std::move(fresh).error().context("creating the ledger");
@@ -115,13 +128,14 @@ Result<void> Engine::init() {
     if (!entry.inState(HoldState::kRevoking).empty()) revokeSinceMs_[uuid] = startMs_;
   }
 
-  if (auto r = reconcileWithHypervisor(); !r) return std::move(r).error().context("reconciling with libvirt");
+  if (auto r = reconcileWithHypervisor(); !r)
+    return std::move(r).error().context("reconciling with libvirt");
   if (auto r = saveState(); !r) return std::move(r).error().context("saving the state");
   if (auto r = bindSockets(); !r) return r;
   router_ = std::make_unique<api::Router>(*this);
   nextTickMs_ = nowMs();
-  log_->info("engine started epoch={} host={} agent_endpoint={} admin_endpoint={} policy={}", epoch_,
-             describeHost(ledger_->host()), agentEndpoint(), adminEndpoint(), params_.name);
+  log_->info("engine started epoch={} host={} agent_endpoint={} admin_endpoint={} policy={}",
+             epoch_, describeHost(ledger_->host()), agentEndpoint(), adminEndpoint(), params_.name);
   return okResult();
 }
 
@@ -144,14 +158,16 @@ Result<void> Engine::bindSockets() {
   if (!sockPath.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(sockPath).parent_path(), ec);
-    if (ec) return Error(Errc::kSystem, "creating the directory of " + sockPath + ": " + ec.message());
+    if (ec)
+      return Error(Errc::kSystem, "creating the directory of " + sockPath + ": " + ec.message());
   }
   transport::ServerOptions so;
   so.endpoint = cfg.adminEndpoint;
   so.maxMessageBytes = transport::kMaxAdminMessageBytes;
   so.ipcFileMode = cfg.adminSocketMode;
   auto admin = transport::Server::bind(std::move(so));
-  if (!admin) return std::move(admin).error().context("binding the admin endpoint " + cfg.adminEndpoint);
+  if (!admin)
+    return std::move(admin).error().context("binding the admin endpoint " + cfg.adminEndpoint);
   admin_ = std::move(admin).value();
 
   if (!cfg.adminTcpEndpoint.empty()) {
@@ -164,7 +180,9 @@ Result<void> Engine::bindSockets() {
       return std::find(allowed.begin(), allowed.end(), key) != allowed.end();
     };
     auto tcp = transport::Server::bind(std::move(to));
-    if (!tcp) return std::move(tcp).error().context("binding the admin TCP endpoint " + cfg.adminTcpEndpoint);
+    if (!tcp)
+      return std::move(tcp).error().context("binding the admin TCP endpoint " +
+                                            cfg.adminTcpEndpoint);
     adminTcp_ = std::move(tcp).value();
   }
 
@@ -182,7 +200,8 @@ Result<void> Engine::bindSockets() {
 Result<void> Engine::apply(const LedgerEdit& edit) {
   auto r = ledger_->apply(edit, wallMs());
   if (!r) {
-    log_->warn("ledger refused edit kind={} vm={} error={}", editKind(edit), editVm(edit), r.error().describe());
+    log_->warn("ledger refused edit kind={} vm={} error={}", editKind(edit), editVm(edit),
+               r.error().describe());
     return r;
   }
   saveDue_ = true;
@@ -194,7 +213,8 @@ Result<void> Engine::saveState() {
   auto r = store_.save(*ledger_);
   if (!r) {
     ++counters_.stateSaveFailures;
-    log_->error("saving the state failed (grants are held back until it works): {}", r.error().describe());
+    log_->error("saving the state failed (grants are held back until it works): {}",
+                r.error().describe());
     return r;
   }
   ++counters_.stateSaves;
@@ -269,7 +289,8 @@ void Engine::addOrUpdateVm(const sys::VmInfo& info) {
   }
   addError_.erase(uuid);
   settingsSource_[uuid] = info.settings ? "metadata" : "default";
-  log_->info("vm managed vm={} uuid={} floor_pcpus={}", name, uuid, ledger_->vm(uuid)->floorPcpus.toList());
+  log_->info("vm managed vm={} uuid={} floor_pcpus={}", name, uuid,
+             ledger_->vm(uuid)->floorPcpus.toList());
 }
 
 void Engine::removeVm(const std::string& uuid, const std::string& why) {
@@ -311,7 +332,8 @@ void Engine::requestStop() noexcept {
 
 Result<void> Engine::runOnce(std::chrono::milliseconds maxWait) {
   const std::int64_t now = nowMs();
-  auto wait = std::min({maxWait, kMaxLoopWait, std::chrono::milliseconds(std::max<std::int64_t>(0, nextTickMs_ - now))});
+  auto wait = std::min({maxWait, kMaxLoopWait,
+                        std::chrono::milliseconds(std::max<std::int64_t>(0, nextTickMs_ - now))});
   auto ready = poller_.wait(wait);
   if (!ready) return std::move(ready).error().context("waiting for events");
   for (std::size_t idx : *ready) {
@@ -354,13 +376,15 @@ void Engine::onSignal() {
 
 void Engine::onHypervisorEvents() {
   for (const auto& ev : hv_.drainEvents()) {
-    log_->info("libvirt event kind={} vm={} uuid={}", sys::vmEventKindName(ev.kind), ev.name, ev.uuid);
+    log_->info("libvirt event kind={} vm={} uuid={}", sys::vmEventKindName(ev.kind), ev.name,
+               ev.uuid);
     switch (ev.kind) {
       case sys::VmEventKind::kConnectionLost:
         hypervisorUp_ = false;
         break;
       case sys::VmEventKind::kReconnected:
-        if (auto r = reconcileWithHypervisor(); !r) log_->error("relisting after reconnect: {}", r.error().describe());
+        if (auto r = reconcileWithHypervisor(); !r)
+          log_->error("relisting after reconnect: {}", r.error().describe());
         break;
       case sys::VmEventKind::kStopped:
       case sys::VmEventKind::kUndefined: {
@@ -368,21 +392,26 @@ void Engine::onHypervisorEvents() {
         std::transform(uuid.begin(), uuid.end(), uuid.begin(),
                        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         removeVm(uuid, std::string("libvirt: ") + sys::vmEventKindName(ev.kind));
-        if (ev.kind == sys::VmEventKind::kUndefined) vmInfo_.erase(uuid);
-        else if (auto info = hv_.vm(ev.uuid); info) vmInfo_[uuid] = *info;
+        if (ev.kind == sys::VmEventKind::kUndefined)
+          vmInfo_.erase(uuid);
+        else if (auto info = hv_.vm(ev.uuid); info)
+          vmInfo_[uuid] = *info;
         break;
       }
       default: {
         auto info = hv_.vm(ev.uuid.empty() ? ev.name : ev.uuid);
         if (!info) {
           ++counters_.hypervisorErrors;
-          log_->warn("reading vm after event failed vm={} error={}", ev.name, info.error().describe());
+          log_->warn("reading vm after event failed vm={} error={}", ev.name,
+                     info.error().describe());
           break;
         }
-        if (info->managed && info->active) addOrUpdateVm(*info);
+        if (info->managed && info->active)
+          addOrUpdateVm(*info);
         else {
           VmSpec s = specFromVmInfo(*info, ledger_->host());
-          removeVm(s.uuid, info->active ? "no longer managed: " + info->unmanagedReason : "not running");
+          removeVm(s.uuid,
+                   info->active ? "no longer managed: " + info->unmanagedReason : "not running");
           vmInfo_[s.uuid] = *info;
         }
         break;
@@ -396,12 +425,15 @@ void Engine::onAgentMessages() {
   const std::int64_t now = nowMs();
   for (auto& msg : agents_->drain(now)) {
     const auto& env = msg.envelope;
-    if (env.has_hello()) onHello(msg.vm, env);
-    else if (env.has_report()) onReport(msg.vm, env.report());
-    else if (env.has_ack()) onAck(msg.vm, env.ack());
+    if (env.has_hello())
+      onHello(msg.vm, env);
+    else if (env.has_report())
+      onReport(msg.vm, env.report());
+    else if (env.has_ack())
+      onAck(msg.vm, env.ack());
     else if (env.has_error())
-      log_->warn("agent reported an error vm={} code={} message={}", msg.vm, proto::Error::Code_Name(env.error().code()),
-                 env.error().message());
+      log_->warn("agent reported an error vm={} code={} message={}", msg.vm,
+                 proto::Error::Code_Name(env.error().code()), env.error().message());
   }
 }
 
@@ -415,27 +447,32 @@ void Engine::onHello(const std::string& vm, const proto::Envelope& env) {
   const VmEntry* entry = ledger_->vm(vm);
   if (!entry) {
     log_->warn("agent hello for a VM that is not managed here vm={}", vm);
-    (void)agents_->sendError(vm, proto::Error::UNKNOWN_VM,
-                             "vm " + vm + " is not a running managed VM on this host (see: vnumactl vm show " + vm + ")",
-                             env.seq());
+    (void)agents_->sendError(
+        vm, proto::Error::UNKNOWN_VM,
+        "vm " + vm + " is not a running managed VM on this host (see: vnumactl vm show " + vm + ")",
+        env.seq());
     agents_->dropSession(vm);
     return;
   }
-  log_->info("agent connected vm={} session={} agent_version={} applied_generation={} applied_vcpus={}",
-             entry->spec.name, agents_->sessionId(vm), hello.agent_version(), hello.applied_generation(),
-             hello.applied_vcpus_size());
+  log_->info(
+      "agent connected vm={} session={} agent_version={} applied_generation={} applied_vcpus={}",
+      entry->spec.name, agents_->sessionId(vm), hello.agent_version(), hello.applied_generation(),
+      hello.applied_vcpus_size());
   proto::Welcome w;
   for (auto v : vcpusOfPcpus(entry->spec, entry->floorPcpus)) w.add_floor_vcpus(v);
   w.set_lease_ms(opts_.config.leaseMs);
   w.set_report_period_ms(opts_.config.reportPeriodMs);
   w.set_broker_epoch(epoch_);
-  if (auto r = agents_->sendWelcome(vm, w); !r) log_->warn("welcome not sent vm={} error={}", vm, r.error().describe());
+  if (auto r = agents_->sendWelcome(vm, w); !r)
+    log_->warn("welcome not sent vm={} error={}", vm, r.error().describe());
 
   const CpuSet current = entry->grantTarget();
   const CpuSet target = current | (entry->floorPcpus & (entry->held() | ledger_->availableFor(vm)));
   if (target.empty()) {
-    log_->warn("no pCPU can be granted to vm={} (its floor pCPUs are not available)", entry->spec.name);
-  } else if (target == current && entry->lastGeneration > 0 && hello.applied_generation() <= entry->lastGeneration) {
+    log_->warn("no pCPU can be granted to vm={} (its floor pCPUs are not available)",
+               entry->spec.name);
+  } else if (target == current && entry->lastGeneration > 0 &&
+             hello.applied_generation() <= entry->lastGeneration) {
     sendGrantMessage(vm);  // same generation again: the agent re-acks without change
   } else {
     if (auto r = sendGrantTarget(vm, target, hello.applied_generation() + 1); !r)
@@ -451,7 +488,8 @@ void Engine::onReport(const std::string& vm, const proto::Report& r) {
   VmReport rep;
   rep.atMs = wallMs();
   rep.appliedGeneration = r.applied_generation();
-  rep.appliedPcpus = pcpusOfVcpus(entry->spec, {r.applied_vcpus().begin(), r.applied_vcpus().end()});
+  rep.appliedPcpus =
+      pcpusOfVcpus(entry->spec, {r.applied_vcpus().begin(), r.applied_vcpus().end()});
   for (const auto& c : r.cpus()) rep.vcpuBusy[c.vcpu()] = c.busy();
   rep.runnable = r.runnable();
   rep.cpuPressureSome = r.cpu_pressure().some_avg10();
@@ -465,7 +503,8 @@ void Engine::onReport(const std::string& vm, const proto::Report& r) {
     m.availableBytes = n.mem_available_kb() * 1024;
   }
   for (const auto& d : r.virtio_mem()) {
-    if (entry->spec.hostNodeOf(d.node())) rep.memByGuestNode[d.node()].virtioPluggedBytes += d.plugged_kb() * 1024;
+    if (entry->spec.hostNodeOf(d.node()))
+      rep.memByGuestNode[d.node()].virtioPluggedBytes += d.plugged_kb() * 1024;
   }
   reports_[vm] = std::move(rep);
 }
@@ -476,23 +515,29 @@ void Engine::onAck(const std::string& vm, const proto::Ack& a) {
   if (!entry) return;
   if (!a.ok()) {
     ++counters_.acksRefused;
-    log_->warn("agent refused grant vm={} generation={} error={}", entry->spec.name, a.generation(), a.error());
+    log_->warn("agent refused grant vm={} generation={} error={}", entry->spec.name, a.generation(),
+               a.error());
     return;
   }
   if (a.generation() > entry->lastGeneration) {
     ++counters_.acksRefused;
-    log_->warn("ack for a generation never sent vm={} generation={} last_sent={}", entry->spec.name, a.generation(),
-               entry->lastGeneration);
-    (void)agents_->sendError(vm, proto::Error::BAD_REQUEST,
-                             "ack for generation " + std::to_string(a.generation()) + " which was never sent", 0);
+    log_->warn("ack for a generation never sent vm={} generation={} last_sent={}", entry->spec.name,
+               a.generation(), entry->lastGeneration);
+    (void)agents_->sendError(
+        vm, proto::Error::BAD_REQUEST,
+        "ack for generation " + std::to_string(a.generation()) + " which was never sent", 0);
     return;
   }
   unsigned unknown = 0;
-  const CpuSet applied = pcpusOfVcpus(entry->spec, {a.applied_vcpus().begin(), a.applied_vcpus().end()}, &unknown);
-  if (a.generation() == entry->lastGeneration && (unknown > 0 || !applied.isSubsetOf(entry->grantTarget()))) {
+  const CpuSet applied =
+      pcpusOfVcpus(entry->spec, {a.applied_vcpus().begin(), a.applied_vcpus().end()}, &unknown);
+  if (a.generation() == entry->lastGeneration &&
+      (unknown > 0 || !applied.isSubsetOf(entry->grantTarget()))) {
     ++counters_.acksRefused;
-    log_->warn("ack does not match the grant: revoke not complete vm={} generation={} applied={} granted={}",
-               entry->spec.name, a.generation(), applied.toList(), entry->grantTarget().toList());
+    log_->warn(
+        "ack does not match the grant: revoke not complete vm={} generation={} applied={} "
+        "granted={}",
+        entry->spec.name, a.generation(), applied.toList(), entry->grantTarget().toList());
     return;
   }
   if (!apply(AckGeneration{vm, a.generation()})) return;
@@ -521,7 +566,8 @@ void Engine::onAdmin(transport::Server& server) {
 bool Engine::live(const std::string& vm, std::int64_t now) const {
   if (!agents_->connected(vm)) return false;
   auto seen = agents_->lastSeen(vm);
-  return seen && now - *seen <= static_cast<std::int64_t>(opts_.config.leaseMs + opts_.config.graceMs);
+  return seen &&
+         now - *seen <= static_cast<std::int64_t>(opts_.config.leaseMs + opts_.config.graceMs);
 }
 
 unsigned Engine::liveAgents() const {
@@ -572,11 +618,12 @@ unsigned Engine::advance() {
                      if (!e) return;
                      const VirtioMemDevice* dev = e->spec.virtioMemOfGuestNode(m.node);
                      if (!dev || !ledger_->check(m)) return;
-                     auto r = hv_.setMemoryRequested(m.vm, sys::MemoryDeviceRef::byNode(dev->guestNode), m.bytes);
+                     auto r = hv_.setMemoryRequested(
+                         m.vm, sys::MemoryDeviceRef::byNode(dev->guestNode), m.bytes);
                      if (!r) {
                        ++counters_.hypervisorErrors;
-                       log_->warn("virtio-mem resize failed vm={} guest_node={} bytes={} error={}", e->spec.name, m.node,
-                                  m.bytes, r.error().describe());
+                       log_->warn("virtio-mem resize failed vm={} guest_node={} bytes={} error={}",
+                                  e->spec.name, m.node, m.bytes, r.error().describe());
                        return;
                      }
                      (void)apply(m);
@@ -589,7 +636,8 @@ unsigned Engine::advance() {
   return steps.revoked + steps.granted;
 }
 
-Result<void> Engine::sendGrantTarget(const std::string& vm, const CpuSet& target, std::uint64_t minGeneration) {
+Result<void> Engine::sendGrantTarget(const std::string& vm, const CpuSet& target,
+                                     std::uint64_t minGeneration) {
   const VmEntry* e = ledger_->vm(vm);
   if (!e) return Error(Errc::kNotFound, "unknown vm '" + vm + "'");
   const std::uint64_t gen = std::max(e->nextGeneration(), minGeneration);
@@ -609,12 +657,14 @@ void Engine::sendGrantMessage(const std::string& vm) {
   if (g.vcpus_size() == 0) return;  // an empty grant is refused by agents; the floor comes first
   g.set_lease_ms(opts_.config.leaseMs);
   if (auto r = agents_->sendGrant(vm, g); !r) {
-    log_->warn("grant not sent vm={} generation={} error={}", e->spec.name, e->lastGeneration, r.error().describe());
+    log_->warn("grant not sent vm={} generation={} error={}", e->spec.name, e->lastGeneration,
+               r.error().describe());
     return;
   }
   ++counters_.grantsSent;
   lastGrantSentMs_[vm] = nowMs();
-  log_->debug("grant sent vm={} generation={} pcpus={}", e->spec.name, e->lastGeneration, e->grantTarget().toList());
+  log_->debug("grant sent vm={} generation={} pcpus={}", e->spec.name, e->lastGeneration,
+              e->grantTarget().toList());
 }
 
 void Engine::renewLeases(std::int64_t now) {
@@ -650,16 +700,19 @@ bool Engine::setWeights(const std::string& vm, const CpuSet& pcpus, bool low) {
     auto r = low ? enforcer_.lower(e->spec.name, vcpu) : enforcer_.restore(e->spec.name, vcpu);
     if (!r && r.error().code() != Errc::kNotFound) {  // kNotFound: no QEMU running, nothing to do
       ++counters_.enforceFailures;
-      log_->error("host weight write failed, will retry vm={} vcpu={} lower={} error={}", e->spec.name, vcpu, low,
-                  r.error().describe());
+      log_->error("host weight write failed, will retry vm={} vcpu={} lower={} error={}",
+                  e->spec.name, vcpu, low, r.error().describe());
       failed.add(p);
       allOk = false;
     }
   }
   // A failed pCPU keeps its old recorded state, so the next reconcile retries it.
-  if (low) lowered |= pcpus - failed;
-  else lowered -= pcpus - failed;
-  log_->debug("host weights {} vm={} pcpus={}", low ? "lowered" : "restored", e->spec.name, pcpus.toList());
+  if (low)
+    lowered |= pcpus - failed;
+  else
+    lowered -= pcpus - failed;
+  log_->debug("host weights {} vm={} pcpus={}", low ? "lowered" : "restored", e->spec.name,
+              pcpus.toList());
   return allOk;
 }
 
@@ -705,8 +758,8 @@ void Engine::checkAckTimeouts(std::int64_t now) {
     if (!setWeights(vm, revoking, true)) continue;  // retried next round; the pCPUs stay held
     if (!apply(EnforceRevoke{vm, revoking})) continue;
     counters_.enforcements += revoking.count();
-    log_->warn("revoke not acked in time: enforced host-side vm={} pcpus={} timeout_ms={}", e->spec.name,
-               revoking.toList(), opts_.config.ackTimeoutMs);
+    log_->warn("revoke not acked in time: enforced host-side vm={} pcpus={} timeout_ms={}",
+               e->spec.name, revoking.toList(), opts_.config.ackTimeoutMs);
     revokeSinceMs_.erase(vm);
     changed = true;
   }
@@ -727,7 +780,8 @@ void Engine::checkLeases(std::int64_t now) {
     if (!setWeights(vm, extra, true)) continue;
     if (!apply(LeaseExpired{vm})) continue;
     ++counters_.leaseExpiries;
-    log_->warn("agent silent past its lease: non-floor pCPUs taken back vm={} pcpus={}", e->spec.name, extra.toList());
+    log_->warn("agent silent past its lease: non-floor pCPUs taken back vm={} pcpus={}",
+               e->spec.name, extra.toList());
     revokeSinceMs_.erase(vm);
     changed = true;
   }
@@ -751,8 +805,8 @@ void Engine::repinHelpers(const std::string& vm) {
   if (r && info->second.iothreads > 0) r = hv_.pinIOThreads(vm, where);
   if (!r) {
     ++counters_.hypervisorErrors;
-    log_->warn("pinning emulator/iothreads failed vm={} cpus={} error={}", e->spec.name, where.toList(),
-               r.error().describe());
+    log_->warn("pinning emulator/iothreads failed vm={} cpus={} error={}", e->spec.name,
+               where.toList(), r.error().describe());
     return;
   }
   pinnedHelpers_[vm] = where;
@@ -777,12 +831,19 @@ void Engine::observeCurrent(const VmEntry& entry, const VmSpec& now) {
   for (const auto& dev : now.virtioMem) {
     auto it = entry.memory.find(dev.guestNode);
     const std::uint64_t known = it == entry.memory.end() ? 0 : it->second.currentBytes;
-    if (known != dev.currentBytes) (void)apply(ObserveMemoryCurrent{entry.spec.uuid, dev.guestNode, dev.currentBytes});
+    if (known != dev.currentBytes)
+      (void)apply(ObserveMemoryCurrent{entry.spec.uuid, dev.guestNode, dev.currentBytes});
   }
 }
 
-std::string Engine::agentEndpoint() const { return agents_ ? agents_->boundEndpoint() : opts_.config.agentEndpoint; }
-std::string Engine::adminEndpoint() const { return admin_ ? admin_->boundEndpoint() : opts_.config.adminEndpoint; }
-std::string Engine::adminTcpEndpoint() const { return adminTcp_ ? adminTcp_->boundEndpoint() : std::string(); }
+std::string Engine::agentEndpoint() const {
+  return agents_ ? agents_->boundEndpoint() : opts_.config.agentEndpoint;
+}
+std::string Engine::adminEndpoint() const {
+  return admin_ ? admin_->boundEndpoint() : opts_.config.adminEndpoint;
+}
+std::string Engine::adminTcpEndpoint() const {
+  return adminTcp_ ? adminTcp_->boundEndpoint() : std::string();
+}
 
 }  // namespace vnuma::broker

@@ -66,9 +66,9 @@
 namespace vnuma::broker {
 
 struct EngineLoggers {
-  Logger engine;   // broker.engine
-  Logger rpc;      // broker.rpc
-  Logger api;      // broker.api
+  Logger engine;  // broker.engine
+  Logger rpc;     // broker.rpc
+  Logger api;     // broker.api
 };
 
 struct EngineOptions {
@@ -84,11 +84,11 @@ struct EngineCounters {
   std::uint64_t hellos = 0;
   std::uint64_t reports = 0;
   std::uint64_t acks = 0;
-  std::uint64_t acksRefused = 0;       // ok=false or applied outside the grant
+  std::uint64_t acksRefused = 0;  // ok=false or applied outside the grant
   std::uint64_t grantsSent = 0;
-  std::uint64_t enforcements = 0;      // pCPUs freed by host-side enforcement
+  std::uint64_t enforcements = 0;  // pCPUs freed by host-side enforcement
   std::uint64_t enforceFailures = 0;
-  std::uint64_t leaseRenewals = 0;     // grants re-sent unchanged to keep an agent's lease
+  std::uint64_t leaseRenewals = 0;  // grants re-sent unchanged to keep an agent's lease
   std::uint64_t leaseExpiries = 0;
   std::uint64_t policyTicks = 0;
   std::uint64_t adminRequests = 0;
@@ -101,7 +101,8 @@ class Engine final : public api::AdminBackend {
  public:
   // Builds everything, reconciles, saves the state and binds the sockets. Errors say what to
   // do; kInvalidArgument for configuration problems (main exits with kExitConfigError).
-  static Result<std::unique_ptr<Engine>> start(EngineOptions opts, sys::Hypervisor& hv, VcpuEnforcer& enforcer);
+  static Result<std::unique_ptr<Engine>> start(EngineOptions opts, sys::Hypervisor& hv,
+                                               VcpuEnforcer& enforcer);
   ~Engine() override;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -161,7 +162,8 @@ class Engine final : public api::AdminBackend {
   Plan decide();
   unsigned advance();  // PlanExecutor steps for the last plan; returns pCPUs moved
   // Sends `target` to `vm` as a new generation (SendGrant + save + Grant + weight restore).
-  Result<void> sendGrantTarget(const std::string& vm, const CpuSet& target, std::uint64_t minGeneration);
+  Result<void> sendGrantTarget(const std::string& vm, const CpuSet& target,
+                               std::uint64_t minGeneration);
   void sendGrantMessage(const std::string& vm);
   // Lowers (low) or restores the host weight of every vCPU of `vm` pinned to `pcpus` and
   // records it in lowered_; false when a write failed (that pCPU is retried later).
@@ -177,8 +179,8 @@ class Engine final : public api::AdminBackend {
   void addOrUpdateVm(const sys::VmInfo& info);
   void removeVm(const std::string& uuid, const std::string& why);
 
-  std::int64_t nowMs() const;      // steady clock
-  std::int64_t wallMs() const;     // system clock (events)
+  std::int64_t nowMs() const;   // steady clock
+  std::int64_t wallMs() const;  // system clock (events)
 
   EngineOptions opts_;
   sys::Hypervisor& hv_;
@@ -197,14 +199,14 @@ class Engine final : public api::AdminBackend {
   Plan lastPlan_;
   std::int64_t nextTickMs_ = 0;
   std::map<VmId, VmReport> reports_;
-  std::map<VmId, sys::VmInfo> vmInfo_;       // last seen from libvirt, every VM (managed or not)
+  std::map<VmId, sys::VmInfo> vmInfo_;  // last seen from libvirt, every VM (managed or not)
   std::map<VmId, std::string> settingsSource_;
-  std::map<VmId, std::int64_t> revokeSinceMs_;  // VM has revoking pCPUs since
-  std::map<VmId, CpuSet> pinnedHelpers_;      // last emulator/iothread pinning
-  std::map<VmId, CpuSet> lowered_;            // pCPUs whose vCPUs run at lowered host weight
+  std::map<VmId, std::int64_t> revokeSinceMs_;    // VM has revoking pCPUs since
+  std::map<VmId, CpuSet> pinnedHelpers_;          // last emulator/iothread pinning
+  std::map<VmId, CpuSet> lowered_;                // pCPUs whose vCPUs run at lowered host weight
   std::map<VmId, std::int64_t> lastGrantSentMs_;  // steady clock of the last Grant sent
-  std::map<VmId, std::string> addError_;      // why a managed VM is not in the ledger
-  std::set<VmId> pendingSend_;                // grants applied, waiting for a save to go out
+  std::map<VmId, std::string> addError_;          // why a managed VM is not in the ledger
+  std::set<VmId> pendingSend_;                    // grants applied, waiting for a save to go out
   std::string hostname_;
   bool hypervisorUp_ = true;
 
@@ -213,8 +215,8 @@ class Engine final : public api::AdminBackend {
   std::unique_ptr<transport::Server> adminTcp_;
   std::unique_ptr<transport::Waker> waker_;
   transport::Poller poller_;
-  std::size_t idxAgents_ = 0, idxAdmin_ = 0, idxAdminTcp_ = SIZE_MAX, idxHv_ = SIZE_MAX, idxSignal_ = SIZE_MAX,
-              idxWaker_ = 0;
+  std::size_t idxAgents_ = 0, idxAdmin_ = 0, idxAdminTcp_ = SIZE_MAX, idxHv_ = SIZE_MAX,
+              idxSignal_ = SIZE_MAX, idxWaker_ = 0;
   std::unique_ptr<api::Router> router_;
   bool stop_ = false;
   EngineCounters counters_;

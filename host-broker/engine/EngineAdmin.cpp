@@ -64,7 +64,8 @@ std::vector<api::VmView> Engine::vms() const {
     v.ackedGeneration = e.ackedGeneration;
     auto s = settingsSource_.find(e.spec.uuid);
     v.settingsSource = s == settingsSource_.end() ? "state" : s->second;
-    v.agentConnected = live(e.spec.uuid, nowMs());  // a session whose agent spoke within lease + grace
+    v.agentConnected =
+        live(e.spec.uuid, nowMs());  // a session whose agent spoke within lease + grace
     if (auto seen = agents_->lastSeen(e.spec.uuid)) v.lastSeenMsAgo = now - *seen;
     auto plan = lastPlan_.targets.find(e.spec.uuid);
     if (plan != lastPlan_.targets.end()) v.demand = plan->second.demand;
@@ -101,9 +102,12 @@ std::vector<api::VmView> Engine::vms() const {
     } else {
       v.managed = false;
       auto err = addError_.find(uuid);
-      if (err != addError_.end()) v.unmanagedReason = err->second;
-      else if (!info.managed) v.unmanagedReason = info.unmanagedReason;
-      else v.unmanagedReason = "not running";
+      if (err != addError_.end())
+        v.unmanagedReason = err->second;
+      else if (!info.managed)
+        v.unmanagedReason = info.unmanagedReason;
+      else
+        v.unmanagedReason = "not running";
     }
     out.push_back(std::move(v));
   }
@@ -130,12 +134,14 @@ api::LedgerView Engine::ledger() const {
     v.node = static_cast<int>(p.node);
     v.state = pcpuStateName(p.state);
     v.ownerUuid = p.holder;
-    if (const VmEntry* e = p.holder.empty() ? nullptr : ledger_->vm(p.holder)) v.ownerName = e->spec.name;
+    if (const VmEntry* e = p.holder.empty() ? nullptr : ledger_->vm(p.holder))
+      v.ownerName = e->spec.name;
     v.floor = !p.floorOf.empty();
     v.enforced = p.enforced;
     l.pcpus.push_back(std::move(v));
   }
-  for (const auto& n : ledger_->host().nodes) l.nodes.push_back(nodeView(n, ledger_->nodeMemory(n.id)));
+  for (const auto& n : ledger_->host().nodes)
+    l.nodes.push_back(nodeView(n, ledger_->nodeMemory(n.id)));
   return l;
 }
 
@@ -164,42 +170,59 @@ std::vector<api::MetricSample> Engine::metrics() const {
   counter("vnuma_broker_agent_hellos_total", "Hello messages accepted.", counters_.hellos);
   counter("vnuma_broker_agent_reports_total", "Report messages accepted.", counters_.reports);
   counter("vnuma_broker_agent_acks_total", "Ack messages accepted.", counters_.acks);
-  counter("vnuma_broker_agent_acks_refused_total", "Acks that refused or did not match their grant.",
-          counters_.acksRefused);
+  counter("vnuma_broker_agent_acks_refused_total",
+          "Acks that refused or did not match their grant.", counters_.acksRefused);
   counter("vnuma_broker_grants_sent_total", "Grant messages sent.", counters_.grantsSent);
-  counter("vnuma_broker_agent_malformed_total", "Agent frames that could not be decoded.", rs.malformed);
-  counter("vnuma_broker_agent_unauthorized_total", "Hellos claiming another VM than their key.", rs.unauthorized);
-  counter("vnuma_broker_agent_refused_keys_total", "CURVE handshakes refused (unknown key).", rs.refusedKeys);
-  counter("vnuma_broker_agent_no_session_total", "Agent messages outside a live session.", rs.noSession);
-  counter("vnuma_broker_enforced_revokes_total", "pCPUs freed by host-side enforcement after an ack timeout.",
-          counters_.enforcements);
-  counter("vnuma_broker_enforce_failures_total", "Host weight writes that failed (retried).", counters_.enforceFailures);
-  counter("vnuma_broker_lease_renewals_total", "Grants re-sent unchanged to renew an agent's lease.", counters_.leaseRenewals);
-  counter("vnuma_broker_lease_expiries_total", "Agents that lost their non-floor pCPUs to a lease expiry.",
-          counters_.leaseExpiries);
+  counter("vnuma_broker_agent_malformed_total", "Agent frames that could not be decoded.",
+          rs.malformed);
+  counter("vnuma_broker_agent_unauthorized_total", "Hellos claiming another VM than their key.",
+          rs.unauthorized);
+  counter("vnuma_broker_agent_refused_keys_total", "CURVE handshakes refused (unknown key).",
+          rs.refusedKeys);
+  counter("vnuma_broker_agent_no_session_total", "Agent messages outside a live session.",
+          rs.noSession);
+  counter("vnuma_broker_enforced_revokes_total",
+          "pCPUs freed by host-side enforcement after an ack timeout.", counters_.enforcements);
+  counter("vnuma_broker_enforce_failures_total", "Host weight writes that failed (retried).",
+          counters_.enforceFailures);
+  counter("vnuma_broker_lease_renewals_total",
+          "Grants re-sent unchanged to renew an agent's lease.", counters_.leaseRenewals);
+  counter("vnuma_broker_lease_expiries_total",
+          "Agents that lost their non-floor pCPUs to a lease expiry.", counters_.leaseExpiries);
   counter("vnuma_broker_policy_ticks_total", "Policy decisions.", counters_.policyTicks);
   counter("vnuma_broker_admin_requests_total", "Admin API requests.", counters_.adminRequests);
   counter("vnuma_broker_state_saves_total", "State file writes.", counters_.stateSaves);
-  counter("vnuma_broker_state_save_failures_total", "State file writes that failed.", counters_.stateSaveFailures);
-  counter("vnuma_broker_hypervisor_errors_total", "libvirt calls that failed.", counters_.hypervisorErrors);
+  counter("vnuma_broker_state_save_failures_total", "State file writes that failed.",
+          counters_.stateSaveFailures);
+  counter("vnuma_broker_hypervisor_errors_total", "libvirt calls that failed.",
+          counters_.hypervisorErrors);
   gauge("vnuma_broker_agents_connected", "Agents with a session that spoke within lease + grace.",
         static_cast<double>(liveAgents()));
-  gauge("vnuma_broker_vms_managed", "VMs in the ledger.", static_cast<double>(ledger_->vms().size()));
-  gauge("vnuma_broker_up", "1 while the broker runs; libvirt connectivity in the health endpoint.", 1);
+  gauge("vnuma_broker_vms_managed", "VMs in the ledger.",
+        static_cast<double>(ledger_->vms().size()));
+  gauge("vnuma_broker_up", "1 while the broker runs; libvirt connectivity in the health endpoint.",
+        1);
 
   std::map<std::string, double> byState;
   for (const char* s : {"free", "reserved", "granting", "granted", "revoking"}) byState[s] = 0;
   for (const auto& p : ledger_->pcpus()) byState[pcpuStateName(p.state)] += 1;
   for (const auto& [state, n] : byState)
-    m.push_back(api::MetricSample{"vnuma_broker_pcpus", "pCPUs by ledger state.", "gauge", {{"state", state}}, n});
+    m.push_back(api::MetricSample{
+        "vnuma_broker_pcpus", "pCPUs by ledger state.", "gauge", {{"state", state}}, n});
   for (const auto& [uuid, e] : ledger_->vms()) {
-    m.push_back(api::MetricSample{"vnuma_vm_pcpus_held", "pCPUs held by a VM (granting, granted, revoking).",
-                                  "gauge", {{"vm", e.spec.name}}, static_cast<double>(e.held().count())});
+    m.push_back(api::MetricSample{"vnuma_vm_pcpus_held",
+                                  "pCPUs held by a VM (granting, granted, revoking).",
+                                  "gauge",
+                                  {{"vm", e.spec.name}},
+                                  static_cast<double>(e.held().count())});
   }
   for (const auto& n : ledger_->nodeMemories()) {
-    m.push_back(api::MetricSample{"vnuma_node_memory_accounted_bytes",
-                                  "VM memory accounted on a host node (boot + max(requested, current)).", "gauge",
-                                  {{"node", std::to_string(n.node)}}, static_cast<double>(n.accountedBytes)});
+    m.push_back(
+        api::MetricSample{"vnuma_node_memory_accounted_bytes",
+                          "VM memory accounted on a host node (boot + max(requested, current)).",
+                          "gauge",
+                          {{"node", std::to_string(n.node)}},
+                          static_cast<double>(n.accountedBytes)});
   }
   return m;
 }
@@ -219,10 +242,11 @@ Result<api::VmView> Engine::updateVm(const std::string& uuid, const api::VmSetti
   s.weight = static_cast<unsigned>(std::lround(std::max(1.0, u.weight * 100.0)));
   if (auto r = hv_.setSettings(uuid, s); !r) {
     ++counters_.hypervisorErrors;
-    log_->warn("vm settings not written to libvirt metadata vm={} error={}", e->spec.name, r.error().describe());
+    log_->warn("vm settings not written to libvirt metadata vm={} error={}", e->spec.name,
+               r.error().describe());
   }
-  log_->info("vm limits changed by admin vm={} floor={} ceiling={} weight={}", e->spec.name, u.floor, u.ceiling,
-             u.weight);
+  log_->info("vm limits changed by admin vm={} floor={} ceiling={} weight={}", e->spec.name,
+             u.floor, u.ceiling, u.weight);
   lastPlan_ = decide();
   advance();
   nextTickMs_ = nowMs() + params_.tickMs;
@@ -238,8 +262,8 @@ Result<api::RebalanceResult> Engine::rebalance() {
   nextTickMs_ = nowMs() + params_.tickMs;
   api::RebalanceResult r;
   r.moves = moved;
-  r.summary = "policy " + params_.name + ": " + std::to_string(lastPlan_.targets.size()) + " VM targets, " +
-              std::to_string(moved) + " pCPU changes started";
+  r.summary = "policy " + params_.name + ": " + std::to_string(lastPlan_.targets.size()) +
+              " VM targets, " + std::to_string(moved) + " pCPU changes started";
   return r;
 }
 

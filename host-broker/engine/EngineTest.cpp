@@ -33,12 +33,15 @@ std::map<unsigned, std::string> owners(BrokerHarness& h) {
   std::map<unsigned, std::string> out;
   if (!r.body.is_object()) return out;
   for (const auto& p : r.body["pcpus"]) {
-    if (!p["owner"].get<std::string>().empty()) out[p["id"].get<unsigned>()] = p["owner"].get<std::string>();
+    if (!p["owner"].get<std::string>().empty())
+      out[p["id"].get<unsigned>()] = p["owner"].get<std::string>();
   }
   return out;
 }
 
-json vmView(BrokerHarness& h, const std::string& id) { return h.admin("GET", "/v1/vms/" + id).body; }
+json vmView(BrokerHarness& h, const std::string& id) {
+  return h.admin("GET", "/v1/vms/" + id).body;
+}
 
 // Invariant 4 as the enforcer saw it: exactly the vCPUs on each VM's enforced pCPUs run at
 // lowered weight (the fixture pins both VMs 1:1 over pCPUs 0-3, so vCPU id = pCPU id).
@@ -70,10 +73,12 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(alpha_->hello().ok());
     ASSERT_TRUE(beta_->hello().ok());
     // static policy, equal weights: 2 pCPUs each once both are live
-    ASSERT_TRUE(pumpUntil(
-        {alpha_.get(), beta_.get()},
-        [&] { return alpha_->welcomed && beta_->welcomed && alpha_->vcpus.size() == 2 && beta_->vcpus.size() == 2; },
-        10s, {alpha_.get(), beta_.get()}))
+    ASSERT_TRUE(pumpUntil({alpha_.get(), beta_.get()},
+                          [&] {
+                            return alpha_->welcomed && beta_->welcomed &&
+                                   alpha_->vcpus.size() == 2 && beta_->vcpus.size() == 2;
+                          },
+                          10s, {alpha_.get(), beta_.get()}))
         << "alpha " << alpha_->vcpus.size() << " beta " << beta_->vcpus.size();
   }
   std::vector<SimAgent*> both() { return {alpha_.get(), beta_.get()}; }
@@ -103,8 +108,10 @@ TEST_F(EngineTest, HelloGetsWelcomeFloorAndFairShare) {
   startAgents();
   EXPECT_EQ(alpha_->floorVcpus.size(), 1u);
   EXPECT_EQ(beta_->floorVcpus.size(), 1u);
-  std::set<std::uint32_t> a(alpha_->vcpus.begin(), alpha_->vcpus.end()), b(beta_->vcpus.begin(), beta_->vcpus.end());
-  for (auto v : a) EXPECT_FALSE(b.count(v)) << "vCPU " << v << " (= pCPU, 1:1 pins) granted to both";
+  std::set<std::uint32_t> a(alpha_->vcpus.begin(), alpha_->vcpus.end()),
+      b(beta_->vcpus.begin(), beta_->vcpus.end());
+  for (auto v : a)
+    EXPECT_FALSE(b.count(v)) << "vCPU " << v << " (= pCPU, 1:1 pins) granted to both";
   auto own = owners(*harness_);
   EXPECT_EQ(own.size(), 4u);
   EXPECT_EQ(std::count_if(own.begin(), own.end(), [](auto& p) { return p.second == kAlpha; }), 2);
@@ -115,7 +122,8 @@ TEST_F(EngineTest, TwoPhaseHandoffRevokeAckGrantAck) {
   const std::size_t alphaGrantsBefore = alpha_->grants.size();
   auto patch = harness_->admin("PATCH", "/v1/vms/alpha", R"({"weight":3})");
   ASSERT_EQ(patch.status, 200u) << patch.raw;
-  ASSERT_TRUE(pumpUntil(both(), [&] { return alpha_->vcpus.size() == 3 && beta_->vcpus.size() == 1; }, 10s, both()))
+  ASSERT_TRUE(pumpUntil(
+      both(), [&] { return alpha_->vcpus.size() == 3 && beta_->vcpus.size() == 1; }, 10s, both()))
       << "alpha " << alpha_->vcpus.size() << " beta " << beta_->vcpus.size();
   // The pCPU beta lost reached alpha only after beta acknowledged the revoke.
   ASSERT_GT(alpha_->grants.size(), alphaGrantsBefore);
@@ -127,7 +135,8 @@ TEST_F(EngineTest, TwoPhaseHandoffRevokeAckGrantAck) {
   EXPECT_TRUE(harness_->enforcer().lowered().empty()) << "an acked revoke needs no enforcement";
   auto metrics = harness_->admin("GET", "/v1/metrics");
   EXPECT_NE(metrics.raw.find("vnuma_broker_enforced_revokes_total 0\n"), std::string::npos)
-      << "an acked revoke needs no enforcement\n" << metrics.raw;
+      << "an acked revoke needs no enforcement\n"
+      << metrics.raw;
   auto ev = harness_->admin("GET", "/v1/events?since=0");
   ASSERT_EQ(ev.status, 200u);
   EXPECT_GT(ev.body["events"].size(), 4u);
@@ -138,7 +147,8 @@ TEST_F(EngineTest, NonAckingAgentIsEnforcedHostSideAndRestoredLater) {
   beta_->autoAck = false;
   ASSERT_EQ(harness_->admin("PATCH", "/v1/vms/alpha", R"({"weight":3})").status, 200u);
   // beta never acks: after ack_timeout_ms the broker lowers beta's vCPU and moves on.
-  ASSERT_TRUE(pumpUntil(both(), [&] { return alpha_->vcpus.size() == 3; }, 10s, both()));
+  ASSERT_TRUE(pumpUntil(
+      both(), [&] { return alpha_->vcpus.size() == 3; }, 10s, both()));
   EXPECT_EQ(harness_->enforcer().lowered(), expectedLowered(*harness_));
   auto beta = vmView(*harness_, "beta");
   const std::string enforced = beta["pcpus"]["enforced"].get<std::string>();
@@ -146,17 +156,20 @@ TEST_F(EngineTest, NonAckingAgentIsEnforcedHostSideAndRestoredLater) {
   const unsigned loweredVcpu = static_cast<unsigned>(enforced[0] - '0');
   EXPECT_TRUE(harness_->enforcer().lowered().count({"beta", loweredVcpu}));
   auto metrics = harness_->admin("GET", "/v1/metrics");
-  EXPECT_NE(metrics.raw.find("vnuma_broker_enforced_revokes_total 1\n"), std::string::npos) << metrics.raw;
+  EXPECT_NE(metrics.raw.find("vnuma_broker_enforced_revokes_total 1\n"), std::string::npos)
+      << metrics.raw;
   auto own = owners(*harness_);
   EXPECT_EQ(own[loweredVcpu], kAlpha) << "the enforced pCPU went to alpha";
 
   // Give it back: beta's weight comes back when beta is granted that pCPU again.
   beta_->autoAck = true;
   ASSERT_EQ(harness_->admin("PATCH", "/v1/vms/alpha", R"({"weight":0.25})").status, 200u);
-  ASSERT_TRUE(pumpUntil(both(), [&] { return beta_->vcpus.size() == 3; }, 10s, both()));
+  ASSERT_TRUE(pumpUntil(
+      both(), [&] { return beta_->vcpus.size() == 3; }, 10s, both()));
   // beta now holds 3 of 4 pCPUs; if it holds the enforced one its weight is restored.
   EXPECT_EQ(harness_->enforcer().lowered(), expectedLowered(*harness_));
-  if (owners(*harness_)[loweredVcpu] == kBeta) EXPECT_FALSE(harness_->enforcer().lowered().count({"beta", loweredVcpu}));
+  if (owners(*harness_)[loweredVcpu] == kBeta)
+    EXPECT_FALSE(harness_->enforcer().lowered().count({"beta", loweredVcpu}));
 }
 
 TEST_F(EngineTest, FailedEnforcementKeepsThePcpuHeldUntilItWorks) {
@@ -164,14 +177,17 @@ TEST_F(EngineTest, FailedEnforcementKeepsThePcpuHeldUntilItWorks) {
   beta_->autoAck = false;
   harness_->enforcer().setFailWrites(true);
   ASSERT_EQ(harness_->admin("PATCH", "/v1/vms/alpha", R"({"weight":3})").status, 200u);
-  pumpUntil(both(), [] { return false; }, 800ms, both());
-  EXPECT_EQ(alpha_->vcpus.size(), 2u) << "a pCPU whose revoke was neither acked nor enforced must not move";
+  pumpUntil(
+      both(), [] { return false; }, 800ms, both());
+  EXPECT_EQ(alpha_->vcpus.size(), 2u)
+      << "a pCPU whose revoke was neither acked nor enforced must not move";
   auto ledger = harness_->admin("GET", "/v1/ledger");
   int revoking = 0;
   for (const auto& p : ledger.body["pcpus"]) revoking += p["state"] == "revoking";
   EXPECT_EQ(revoking, 1) << ledger.raw;
   harness_->enforcer().setFailWrites(false);
-  ASSERT_TRUE(pumpUntil(both(), [&] { return alpha_->vcpus.size() == 3; }, 10s, both()));
+  ASSERT_TRUE(pumpUntil(
+      both(), [&] { return alpha_->vcpus.size() == 3; }, 10s, both()));
 }
 
 TEST_F(EngineTest, SilentAgentLosesNonFloorPcpusAfterLeaseAndGrace) {
@@ -182,8 +198,8 @@ TEST_F(EngineTest, SilentAgentLosesNonFloorPcpusAfterLeaseAndGrace) {
       {alpha_.get()},
       [&] {
         auto v = vmView(*harness_, "beta");
-        return v.is_object() && v["pcpus"]["held"] == v["pcpus"]["floor"] && v["pcpus"]["granting"] == "" &&
-               v["pcpus"]["revoking"] == "";
+        return v.is_object() && v["pcpus"]["held"] == v["pcpus"]["floor"] &&
+               v["pcpus"]["granting"] == "" && v["pcpus"]["revoking"] == "";
       },
       10s, {alpha_.get()}, 100));
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 1000ms) << "not before the lease ran out";
@@ -201,7 +217,8 @@ TEST_F(EngineTest, UnknownKeyIsRefusedAtHandshake) {
   auto a = harness_->agent(kAlpha, *stranger);
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE((*a)->hello().ok());
-  pumpUntil({a->get()}, [] { return false; }, 500ms);
+  pumpUntil(
+      {a->get()}, [] { return false; }, 500ms);
   EXPECT_FALSE((*a)->welcomed);
   auto m = harness_->admin("GET", "/v1/metrics");
   EXPECT_EQ(m.raw.find("vnuma_broker_agent_refused_keys_total 0\n"), std::string::npos) << m.raw;
@@ -211,7 +228,8 @@ TEST_F(EngineTest, KeyClaimingAnotherVmIsRefusedAndLogged) {
   auto a = harness_->agent(kBeta, harness_->agentKeys(kAlpha));  // alpha's key, claims beta
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE((*a)->hello().ok());
-  ASSERT_TRUE(pumpUntil({a->get()}, [&] { return !(*a)->errors.empty(); }, 5s));
+  ASSERT_TRUE(pumpUntil(
+      {a->get()}, [&] { return !(*a)->errors.empty(); }, 5s));
   EXPECT_EQ((*a)->errors[0].code(), proto::Error::UNAUTHORIZED);
   EXPECT_FALSE((*a)->welcomed);
   auto m = harness_->admin("GET", "/v1/metrics");
@@ -223,7 +241,8 @@ TEST_F(EngineTest, KeyClaimingAnotherVmIsRefusedAndLogged) {
       EXPECT_TRUE(p["floor"].get<bool>()) << ledger.raw;
     }
   }
-  EXPECT_NE(m.raw.find("vnuma_broker_grants_sent_total 0\n"), std::string::npos) << "no grant went out";
+  EXPECT_NE(m.raw.find("vnuma_broker_grants_sent_total 0\n"), std::string::npos)
+      << "no grant went out";
 }
 
 TEST_F(EngineTest, MalformedFramesGetErrorAndTheBrokerStaysUp) {
@@ -231,17 +250,23 @@ TEST_F(EngineTest, MalformedFramesGetErrorAndTheBrokerStaysUp) {
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE((*a)->sendRaw(std::string("\x08\xff\xff garbage", 12)).ok());
   ASSERT_TRUE((*a)->sendRaw("").ok());
-  ASSERT_TRUE(pumpUntil({a->get()}, [&] { return (*a)->errors.size() >= 1; }, 5s));
+  ASSERT_TRUE(pumpUntil(
+      {a->get()}, [&] { return (*a)->errors.size() >= 1; }, 5s));
   EXPECT_EQ((*a)->errors[0].code(), proto::Error::MALFORMED);
   // A report before Hello: no session.
   ASSERT_TRUE((*a)->report().ok());
-  ASSERT_TRUE(pumpUntil({a->get()}, [&] {
-    return std::any_of((*a)->errors.begin(), (*a)->errors.end(),
-                       [](const proto::Error& e) { return e.code() == proto::Error::NO_SESSION; });
-  }, 5s));
+  ASSERT_TRUE(pumpUntil(
+      {a->get()},
+      [&] {
+        return std::any_of((*a)->errors.begin(), (*a)->errors.end(), [](const proto::Error& e) {
+          return e.code() == proto::Error::NO_SESSION;
+        });
+      },
+      5s));
   EXPECT_EQ(harness_->admin("GET", "/v1/health").status, 200u);
   ASSERT_TRUE((*a)->hello().ok());
-  ASSERT_TRUE(pumpUntil({a->get()}, [&] { return (*a)->welcomed && !(*a)->vcpus.empty(); }, 5s));
+  ASSERT_TRUE(pumpUntil(
+      {a->get()}, [&] { return (*a)->welcomed && !(*a)->vcpus.empty(); }, 5s));
 }
 
 TEST_F(EngineTest, AdminPatchValidationAgainstTheLedger) {
@@ -279,8 +304,9 @@ TEST(EngineRestart, StateSurvivesAStopAndGenerationsContinue) {
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_TRUE((*a)->hello().ok());
   ASSERT_TRUE((*b)->hello().ok());
-  ASSERT_TRUE(pumpUntil({a->get(), b->get()}, [&] { return (*a)->vcpus.size() == 2 && (*b)->vcpus.size() == 2; },
-                        10s, {a->get(), b->get()}));
+  ASSERT_TRUE(pumpUntil({a->get(), b->get()},
+                        [&] { return (*a)->vcpus.size() == 2 && (*b)->vcpus.size() == 2; }, 10s,
+                        {a->get(), b->get()}));
   auto before = owners(*h);
   const std::uint64_t genBefore = (*a)->generation;
   const std::string dir = h->dir();
@@ -295,8 +321,10 @@ TEST(EngineRestart, StateSurvivesAStopAndGenerationsContinue) {
   ASSERT_TRUE(again.start().ok());
   EXPECT_EQ(owners(again), before) << "the ledger came back from the state dir";
   ASSERT_TRUE((*a)->hello((*a)->generation, (*a)->vcpus).ok());
-  ASSERT_TRUE(pumpUntil({a->get()}, [&] { return (*a)->welcomed && (*a)->grants.size() > grantsBefore; }, 10s));
-  EXPECT_EQ((*a)->grants.back().grant.generation(), genBefore) << "same grant, same generation: nothing lost";
+  ASSERT_TRUE(pumpUntil(
+      {a->get()}, [&] { return (*a)->welcomed && (*a)->grants.size() > grantsBefore; }, 10s));
+  EXPECT_EQ((*a)->grants.back().grant.generation(), genBefore)
+      << "same grant, same generation: nothing lost";
   EXPECT_EQ((*a)->vcpus.size(), 2u);
   std::filesystem::remove_all(dir);
 }

@@ -7,7 +7,8 @@ namespace vnuma::broker {
 
 Result<HostModel> hostModelFromInfo(const sys::HostInfo& info, const CpuSet& reserved,
                                     std::uint64_t memReservePerNodeBytes) {
-  if (info.cpus.empty()) return Error(Errc::kInvalidArgument, "libvirt reports no host CPUs at " + info.uri);
+  if (info.cpus.empty())
+    return Error(Errc::kInvalidArgument, "libvirt reports no host CPUs at " + info.uri);
   HostModel host;
   CpuSet all;
   for (const auto& c : info.cpus) {
@@ -20,7 +21,8 @@ Result<HostModel> hostModelFromInfo(const sys::HostInfo& info, const CpuSet& res
     host.pcpus.push_back(p);
     all.add(c.id);
   }
-  std::sort(host.pcpus.begin(), host.pcpus.end(), [](const HostPcpu& a, const HostPcpu& b) { return a.id < b.id; });
+  std::sort(host.pcpus.begin(), host.pcpus.end(),
+            [](const HostPcpu& a, const HostPcpu& b) { return a.id < b.id; });
   // Siblings must be CPUs of the model on the same node; drop what libvirt lists beyond that.
   for (auto& p : host.pcpus) {
     CpuSet keep;
@@ -38,14 +40,17 @@ Result<HostModel> hostModelFromInfo(const sys::HostInfo& info, const CpuSet& res
     n.memReserveBytes = std::min(memReservePerNodeBytes, cell.memoryBytes);
     host.nodes.push_back(n);
   }
-  std::sort(host.nodes.begin(), host.nodes.end(), [](const HostNode& a, const HostNode& b) { return a.id < b.id; });
+  std::sort(host.nodes.begin(), host.nodes.end(),
+            [](const HostNode& a, const HostNode& b) { return a.id < b.id; });
   if (!reserved.isSubsetOf(all)) {
-    return Error(Errc::kInvalidArgument, "host.reserved_cpus " + reserved.toList() +
-                                             ": pCPU(s) " + (reserved - all).toList() +
-                                             " are not CPUs libvirt reports on this host (" + all.toList() + ")");
+    return Error(Errc::kInvalidArgument, "host.reserved_cpus " + reserved.toList() + ": pCPU(s) " +
+                                             (reserved - all).toList() +
+                                             " are not CPUs libvirt reports on this host (" +
+                                             all.toList() + ")");
   }
   host.reserved = reserved;
-  if (auto v = host.validate(); !v) return std::move(v).error().context("host from libvirt at " + info.uri);
+  if (auto v = host.validate(); !v)
+    return std::move(v).error().context("host from libvirt at " + info.uri);
   return host;
 }
 
@@ -61,11 +66,13 @@ VmSpec specFromVmInfo(const sys::VmInfo& info, const HostModel& host) {
     spec.weight = static_cast<double>(info.settings->weight) / 100.0;
   }
   for (std::size_t v = 0; v < info.pcpuOfVcpu.size(); ++v) {
-    if (info.pcpuOfVcpu[v] >= 0) spec.pins[static_cast<unsigned>(v)] = static_cast<unsigned>(info.pcpuOfVcpu[v]);
+    if (info.pcpuOfVcpu[v] >= 0)
+      spec.pins[static_cast<unsigned>(v)] = static_cast<unsigned>(info.pcpuOfVcpu[v]);
   }
   for (const auto& node : info.nodes) {
     int hostNode = node.hostNode;
-    if (hostNode < 0 && !node.pcpus.empty()) hostNode = host.nodeOfPcpu(static_cast<unsigned>(node.pcpus.first()));
+    if (hostNode < 0 && !node.pcpus.empty())
+      hostNode = host.nodeOfPcpu(static_cast<unsigned>(node.pcpus.first()));
     if (hostNode < 0) continue;
     const auto h = static_cast<unsigned>(hostNode);
     spec.guestToHostNode[node.id] = h;
@@ -95,7 +102,8 @@ std::vector<std::uint32_t> vcpusOfPcpus(const VmSpec& spec, const CpuSet& pcpus)
   return out;  // std::map iterates in ascending vCPU order
 }
 
-CpuSet pcpusOfVcpus(const VmSpec& spec, const std::vector<std::uint32_t>& vcpus, unsigned* unknown) {
+CpuSet pcpusOfVcpus(const VmSpec& spec, const std::vector<std::uint32_t>& vcpus,
+                    unsigned* unknown) {
   CpuSet out;
   unsigned missing = 0;
   for (auto v : vcpus) {

@@ -31,7 +31,8 @@ VmSpec specFromVmInfo(const sys::VmInfo& info, const HostModel& host);
 // Guest vCPUs pinned to any of `pcpus` (what a Grant carries), ascending.
 std::vector<std::uint32_t> vcpusOfPcpus(const VmSpec& spec, const CpuSet& pcpus);
 // pCPUs of the given vCPUs through the pin map; unknown vCPUs are skipped and counted.
-CpuSet pcpusOfVcpus(const VmSpec& spec, const std::vector<std::uint32_t>& vcpus, unsigned* unknown = nullptr);
+CpuSet pcpusOfVcpus(const VmSpec& spec, const std::vector<std::uint32_t>& vcpus,
+                    unsigned* unknown = nullptr);
 
 // True when the two specs pin the same vCPUs to the same pCPUs and map nodes the same way.
 bool samePlacement(const VmSpec& a, const VmSpec& b);

@@ -28,8 +28,12 @@ class VcpuEnforcer {
 class HostCpuVcpuEnforcer final : public VcpuEnforcer {
  public:
   explicit HostCpuVcpuEnforcer(sys::HostCpuEnforcer& inner) : inner_(inner) {}
-  Result<void> lower(const std::string& vmName, unsigned vcpu) override { return inner_.lower(vmName, vcpu); }
-  Result<void> restore(const std::string& vmName, unsigned vcpu) override { return inner_.restore(vmName, vcpu); }
+  Result<void> lower(const std::string& vmName, unsigned vcpu) override {
+    return inner_.lower(vmName, vcpu);
+  }
+  Result<void> restore(const std::string& vmName, unsigned vcpu) override {
+    return inner_.restore(vmName, vcpu);
+  }
   void forgetVm(const std::string& vmName) override { inner_.forgetVm(vmName); }
 
  private:
@@ -56,7 +60,8 @@ class RecordingVcpuEnforcer final : public VcpuEnforcer {
   }
   void forgetVm(const std::string& vmName) override {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = lowered_.begin(); it != lowered_.end();) it = it->first == vmName ? lowered_.erase(it) : std::next(it);
+    for (auto it = lowered_.begin(); it != lowered_.end();)
+      it = it->first == vmName ? lowered_.erase(it) : std::next(it);
   }
 
   std::set<std::pair<std::string, unsigned>> lowered() const {

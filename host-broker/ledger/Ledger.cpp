@@ -24,20 +24,28 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 
 const char* holdStateName(HoldState s) noexcept {
   switch (s) {
-    case HoldState::kGranting: return "granting";
-    case HoldState::kGranted: return "granted";
-    case HoldState::kRevoking: return "revoking";
+    case HoldState::kGranting:
+      return "granting";
+    case HoldState::kGranted:
+      return "granted";
+    case HoldState::kRevoking:
+      return "revoking";
   }
   return "?";
 }
 
 const char* pcpuStateName(PcpuState s) noexcept {
   switch (s) {
-    case PcpuState::kFree: return "free";
-    case PcpuState::kReserved: return "reserved";
-    case PcpuState::kGranting: return "granting";
-    case PcpuState::kGranted: return "granted";
-    case PcpuState::kRevoking: return "revoking";
+    case PcpuState::kFree:
+      return "free";
+    case PcpuState::kReserved:
+      return "reserved";
+    case PcpuState::kGranting:
+      return "granting";
+    case PcpuState::kGranted:
+      return "granted";
+    case PcpuState::kRevoking:
+      return "revoking";
   }
   return "?";
 }
@@ -97,7 +105,8 @@ const VmId& editVm(const LedgerEdit& e) noexcept {
 
 // ---------------------------------------------------------------------------------------------
 
-Ledger::Ledger(LedgerState st, std::size_t cap) : st_(std::move(st)), eventCapacity_(cap ? cap : 1) {
+Ledger::Ledger(LedgerState st, std::size_t cap)
+    : st_(std::move(st)), eventCapacity_(cap ? cap : 1) {
   rebuildIndex();
 }
 
@@ -201,7 +210,8 @@ VmId Ledger::holderOf(unsigned id) const {
 CpuSet Ledger::freePcpus() const {
   CpuSet s;
   for (std::size_t i = 0; i < st_.host.pcpus.size(); ++i)
-    if (holder_[i].empty() && !st_.host.reserved.contains(st_.host.pcpus[i].id)) s.add(st_.host.pcpus[i].id);
+    if (holder_[i].empty() && !st_.host.reserved.contains(st_.host.pcpus[i].id))
+      s.add(st_.host.pcpus[i].id);
   return s;
 }
 
@@ -211,7 +221,8 @@ CpuSet Ledger::availableFor(const VmId& uuid) const {
   CpuSet s;
   for (std::size_t i = 0; i < st_.host.pcpus.size(); ++i) {
     unsigned id = st_.host.pcpus[i].id;
-    if (holder_[i].empty() && (floorOf_[i].empty() || floorOf_[i] == uuid) && !st_.host.reserved.contains(id))
+    if (holder_[i].empty() && (floorOf_[i].empty() || floorOf_[i] == uuid) &&
+        !st_.host.reserved.contains(id))
       s.add(id);
   }
   return s & v->pinned;
@@ -252,8 +263,9 @@ Result<void> Ledger::checkNodeMemory(unsigned node) const {
   auto m = nodeMemory(node);
   if (m.accountedBytes + m.reserveBytes > m.capacityBytes)
     return conflict("host node " + std::to_string(node) + ": memory overcommitted (vms " +
-                    std::to_string(m.accountedBytes) + " + reserve " + std::to_string(m.reserveBytes) +
-                    " > capacity " + std::to_string(m.capacityBytes) + " bytes)");
+                    std::to_string(m.accountedBytes) + " + reserve " +
+                    std::to_string(m.reserveBytes) + " > capacity " +
+                    std::to_string(m.capacityBytes) + " bytes)");
   return okResult();
 }
 
@@ -264,43 +276,56 @@ Result<void> Ledger::checkInvariants() const {
   std::map<unsigned, VmId> heldBy, floorBy;
   for (const auto& [uuid, v] : st_.vms) {
     const auto who = vmLabel(v.spec);
-    if (uuid != v.spec.uuid) return invalid(who + ": stored under uuid '" + uuid + "' but its spec says '" + v.spec.uuid + "'");
+    if (uuid != v.spec.uuid)
+      return invalid(who + ": stored under uuid '" + uuid + "' but its spec says '" + v.spec.uuid +
+                     "'");
     VNUMA_TRY_VOID(v.spec.validate());
     const auto& pinned = v.pinned;
     if (v.floorPcpus.count() != v.spec.floor)
-      return conflict(who + ": " + std::to_string(v.floorPcpus.count()) + " floor pCPUs (" + v.floorPcpus.toList() +
-                      ") but floor is " + std::to_string(v.spec.floor));
+      return conflict(who + ": " + std::to_string(v.floorPcpus.count()) + " floor pCPUs (" +
+                      v.floorPcpus.toList() + ") but floor is " + std::to_string(v.spec.floor));
     if (v.ackedGeneration > v.lastGeneration)
-      return conflict(who + ": acked generation " + std::to_string(v.ackedGeneration) + " above last sent " +
-                      std::to_string(v.lastGeneration));
+      return conflict(who + ": acked generation " + std::to_string(v.ackedGeneration) +
+                      " above last sent " + std::to_string(v.lastGeneration));
     for (unsigned p : v.floorPcpus.ids()) {
-      if (!grantable.contains(p)) return conflict(who + ": floor pCPU " + std::to_string(p) + " is reserved or not a pCPU of this host");
-      if (!pinned.contains(p)) return conflict(who + " has no vCPU pinned to its floor pCPU " + std::to_string(p));
+      if (!grantable.contains(p))
+        return conflict(who + ": floor pCPU " + std::to_string(p) +
+                        " is reserved or not a pCPU of this host");
+      if (!pinned.contains(p))
+        return conflict(who + " has no vCPU pinned to its floor pCPU " + std::to_string(p));
       if (auto [it, fresh] = floorBy.emplace(p, uuid); !fresh)
-        return conflict("pCPU " + std::to_string(p) + " is the floor of both " + vmLabel(st_.vms.at(it->second).spec) +
-                        " and " + who);
+        return conflict("pCPU " + std::to_string(p) + " is the floor of both " +
+                        vmLabel(st_.vms.at(it->second).spec) + " and " + who);
     }
     for (const auto& [p, h] : v.holds) {
-      if (!host.pcpu(p)) return conflict(who + " holds pCPU " + std::to_string(p) + " which this host does not have");
-      if (host.reserved.contains(p)) return conflict(who + " holds pCPU " + std::to_string(p) + " which is reserved for the host");
-      if (!pinned.contains(p)) return conflict(who + " holds pCPU " + std::to_string(p) + " but has no vCPU pinned to it");
+      if (!host.pcpu(p))
+        return conflict(who + " holds pCPU " + std::to_string(p) +
+                        " which this host does not have");
+      if (host.reserved.contains(p))
+        return conflict(who + " holds pCPU " + std::to_string(p) +
+                        " which is reserved for the host");
+      if (!pinned.contains(p))
+        return conflict(who + " holds pCPU " + std::to_string(p) + " but has no vCPU pinned to it");
       if (h.generation > v.lastGeneration)
-        return conflict(who + ": pCPU " + std::to_string(p) + " has generation " + std::to_string(h.generation) +
-                        " above last sent " + std::to_string(v.lastGeneration));
+        return conflict(who + ": pCPU " + std::to_string(p) + " has generation " +
+                        std::to_string(h.generation) + " above last sent " +
+                        std::to_string(v.lastGeneration));
       if (h.state == HoldState::kRevoking && v.floorPcpus.contains(p))
         return conflict(who + ": floor pCPU " + std::to_string(p) + " is being revoked");
       if (auto [it, fresh] = heldBy.emplace(p, uuid); !fresh)
-        return conflict("pCPU " + std::to_string(p) + " held by both " + vmLabel(st_.vms.at(it->second).spec) + " and " + who);
+        return conflict("pCPU " + std::to_string(p) + " held by both " +
+                        vmLabel(st_.vms.at(it->second).spec) + " and " + who);
     }
     // A grant above the ceiling is allowed transiently after an admin lowered the ceiling.
     for (const auto& [g, m] : v.memory)
       if (!host.node(m.hostNode))
-        return conflict(who + " has memory (guest node " + std::to_string(g) + ") on host node " + std::to_string(m.hostNode) +
-                        " which does not exist");
+        return conflict(who + " has memory (guest node " + std::to_string(g) + ") on host node " +
+                        std::to_string(m.hostNode) + " which does not exist");
   }
   for (const auto& [p, owner] : floorBy)
     if (auto it = heldBy.find(p); it != heldBy.end() && it->second != owner)
-      return conflict("pCPU " + std::to_string(p) + " is the floor of " + vmLabel(st_.vms.at(owner).spec) + " but held by " +
+      return conflict("pCPU " + std::to_string(p) + " is the floor of " +
+                      vmLabel(st_.vms.at(owner).spec) + " but held by " +
                       vmLabel(st_.vms.at(it->second).spec));
   for (const auto& n : host.nodes) VNUMA_TRY_VOID(checkNodeMemory(n.id));
   return okResult();
@@ -322,8 +347,8 @@ Result<CpuSet> Ledger::pickFloor(const VmSpec& spec, unsigned count, const CpuSe
   for (unsigned p : (spec.pinnedPcpus() & st_.host.grantable()).ids()) {
     const auto* hp = st_.host.pcpu(p);
     auto i = static_cast<std::size_t>(hp - st_.host.pcpus.data());
-    bool heldOk = holder_[i].empty() ||
-                  (holder_[i] == spec.uuid && self && self->holds.at(p).state != HoldState::kRevoking);
+    bool heldOk = holder_[i].empty() || (holder_[i] == spec.uuid && self &&
+                                         self->holds.at(p).state != HoldState::kRevoking);
     if (heldOk && (floorOf_[i].empty() || floorOf_[i] == spec.uuid)) cand.add(p);
   }
   cand -= chosen;
@@ -337,7 +362,8 @@ Result<CpuSet> Ledger::pickFloor(const VmSpec& spec, unsigned count, const CpuSe
     auto it = bootOnHost.find(n);
     return it == bootOnHost.end() ? std::uint64_t{0} : it->second;
   };
-  std::stable_sort(nodes.begin(), nodes.end(), [&](unsigned a, unsigned b) { return memOn(a) > memOn(b); });
+  std::stable_sort(nodes.begin(), nodes.end(),
+                   [&](unsigned a, unsigned b) { return memOn(a) > memOn(b); });
   const auto all = st_.host.allPcpus();
   for (bool wholeCoresOnly : {true, false}) {
     for (unsigned n : nodes) {
@@ -357,43 +383,52 @@ Result<CpuSet> Ledger::pickFloor(const VmSpec& spec, unsigned count, const CpuSe
     }
   }
   if (chosen.count() < count)
-    return conflict(vmLabel(spec) + ": cannot find " + std::to_string(count) + " floor pCPUs (only " +
-                    std::to_string(chosen.count()) + " pinned pCPUs are free or its own and not another VM's floor)");
+    return conflict(vmLabel(spec) + ": cannot find " + std::to_string(count) +
+                    " floor pCPUs (only " + std::to_string(chosen.count()) +
+                    " pinned pCPUs are free or its own and not another VM's floor)");
   return chosen;
 }
 
 Result<void> Ledger::doSend(VmEntry& v, const CpuSet& target, std::uint64_t gen, const char* what) {
   const auto who = vmLabel(v.spec);
   if (gen <= v.lastGeneration)
-    return conflict(who + ": generation " + std::to_string(gen) + " is not above the last sent generation " +
-                    std::to_string(v.lastGeneration));
+    return conflict(who + ": generation " + std::to_string(gen) +
+                    " is not above the last sent generation " + std::to_string(v.lastGeneration));
   if (target.empty()) return invalid(who + ": a grant cannot be empty (" + what + ")");
   const auto& pinned = v.pinned;
   for (unsigned p : target.ids()) {
-    if (!st_.host.pcpu(p)) return invalid("pCPU " + std::to_string(p) + " does not exist on this host");
-    if (st_.host.reserved.contains(p)) return conflict("pCPU " + std::to_string(p) + " is reserved for the host and cannot be granted to " + who);
-    if (!pinned.contains(p)) return conflict(who + " has no vCPU pinned to pCPU " + std::to_string(p));
+    if (!st_.host.pcpu(p))
+      return invalid("pCPU " + std::to_string(p) + " does not exist on this host");
+    if (st_.host.reserved.contains(p))
+      return conflict("pCPU " + std::to_string(p) +
+                      " is reserved for the host and cannot be granted to " + who);
+    if (!pinned.contains(p))
+      return conflict(who + " has no vCPU pinned to pCPU " + std::to_string(p));
   }
   if (target.count() > v.spec.effectiveCeiling(pinned.count()))
-    return conflict(who + ": grant of " + std::to_string(target.count()) + " pCPUs exceeds its ceiling " +
+    return conflict(who + ": grant of " + std::to_string(target.count()) +
+                    " pCPUs exceeds its ceiling " +
                     std::to_string(v.spec.effectiveCeiling(pinned.count())));
   const auto current = v.grantTarget();
   const auto heldNow = v.held();
   for (unsigned p : (current - target).ids())
-    if (v.floorPcpus.contains(p)) return conflict("pCPU " + std::to_string(p) + " is the floor of " + who + " and cannot be revoked");
+    if (v.floorPcpus.contains(p))
+      return conflict("pCPU " + std::to_string(p) + " is the floor of " + who +
+                      " and cannot be revoked");
   const auto adds = target - heldNow;
   for (unsigned p : adds.ids()) {
     auto i = static_cast<std::size_t>(st_.host.pcpu(p) - st_.host.pcpus.data());
     if (!holder_[i].empty())
-      return conflict("pCPU " + std::to_string(p) + " is held by " + vmLabel(st_.vms.at(holder_[i]).spec) +
-                      "; cannot grant it to " + who);
+      return conflict("pCPU " + std::to_string(p) + " is held by " +
+                      vmLabel(st_.vms.at(holder_[i]).spec) + "; cannot grant it to " + who);
     if (!floorOf_[i].empty() && floorOf_[i] != v.spec.uuid)
-      return conflict("pCPU " + std::to_string(p) + " is the floor of " + vmLabel(st_.vms.at(floorOf_[i]).spec) +
-                      "; cannot grant it to " + who);
+      return conflict("pCPU " + std::to_string(p) + " is the floor of " +
+                      vmLabel(st_.vms.at(floorOf_[i]).spec) + "; cannot grant it to " + who);
   }
   // Checks passed: mutate.
   for (unsigned p : (current - target).ids()) v.holds[p] = Hold{HoldState::kRevoking, gen};
-  for (unsigned p : (target & v.inState(HoldState::kRevoking)).ids()) v.holds[p] = Hold{HoldState::kGranting, gen};
+  for (unsigned p : (target & v.inState(HoldState::kRevoking)).ids())
+    v.holds[p] = Hold{HoldState::kGranting, gen};
   for (unsigned p : adds.ids()) {
     v.holds[p] = Hold{HoldState::kGranting, gen};
     holder_[static_cast<std::size_t>(st_.host.pcpu(p) - st_.host.pcpus.data())] = v.spec.uuid;
@@ -403,10 +438,11 @@ Result<void> Ledger::doSend(VmEntry& v, const CpuSet& target, std::uint64_t gen,
   return okResult();
 }
 
-Result<void> Ledger::doComplete(VmEntry& v, std::uint64_t gen, bool grants, bool revokes, std::string& detail) {
+Result<void> Ledger::doComplete(VmEntry& v, std::uint64_t gen, bool grants, bool revokes,
+                                std::string& detail) {
   if (gen > v.lastGeneration)
-    return conflict(vmLabel(v.spec) + ": ack for generation " + std::to_string(gen) + " which was never sent (last sent " +
-                    std::to_string(v.lastGeneration) + ")");
+    return conflict(vmLabel(v.spec) + ": ack for generation " + std::to_string(gen) +
+                    " which was never sent (last sent " + std::to_string(v.lastGeneration) + ")");
   if (gen == 0) return invalid(vmLabel(v.spec) + ": ack for generation 0");
   CpuSet done, freed;
   for (auto it = v.holds.begin(); it != v.holds.end();) {
@@ -449,8 +485,10 @@ Result<void> Ledger::apply(const LedgerEdit& edit, std::int64_t nowMs) {
   e.atMs = nowMs;
   e.kind = editKind(edit);
   e.vm = editVm(edit);
-  if (const auto* v = vm(e.vm)) e.vmName = v->spec.name;
-  else if (const auto* rm = std::get_if<RemoveVm>(&edit)) e.vmName = rm->vm;
+  if (const auto* v = vm(e.vm))
+    e.vmName = v->spec.name;
+  else if (const auto* rm = std::get_if<RemoveVm>(&edit))
+    e.vmName = rm->vm;
   e.detail = std::move(detail);
   events_.push_back(std::move(e));
   while (events_.size() > eventCapacity_) events_.pop_front();
@@ -466,18 +504,22 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
       Overloaded{
           [&](const AddVm& e) -> Result<void> {
             VNUMA_TRY_VOID(e.spec.validate());
-            if (st_.vms.count(e.spec.uuid)) return conflict(vmLabel(e.spec) + " is already managed");
+            if (st_.vms.count(e.spec.uuid))
+              return conflict(vmLabel(e.spec) + " is already managed");
             if (!e.spec.name.empty())
               for (const auto& [u, v] : st_.vms)
-                if (v.spec.name == e.spec.name) return conflict("vm name '" + e.spec.name + "' is already used by vm " + u);
+                if (v.spec.name == e.spec.name)
+                  return conflict("vm name '" + e.spec.name + "' is already used by vm " + u);
             for (const auto& [vcpu, p] : e.spec.pins)
               if (!st_.host.pcpu(p))
-                return invalid(vmLabel(e.spec) + ": vCPU " + std::to_string(vcpu) + " is pinned to pCPU " + std::to_string(p) +
+                return invalid(vmLabel(e.spec) + ": vCPU " + std::to_string(vcpu) +
+                               " is pinned to pCPU " + std::to_string(p) +
                                " which this host does not have");
             if (e.spec.floor > (e.spec.pinnedPcpus() & st_.host.grantable()).count())
-              return conflict(vmLabel(e.spec) + ": floor " + std::to_string(e.spec.floor) + " > " +
-                              std::to_string((e.spec.pinnedPcpus() & st_.host.grantable()).count()) +
-                              " pinned pCPUs that are not reserved");
+              return conflict(
+                  vmLabel(e.spec) + ": floor " + std::to_string(e.spec.floor) + " > " +
+                  std::to_string((e.spec.pinnedPcpus() & st_.host.grantable()).count()) +
+                  " pinned pCPUs that are not reserved");
             CpuSet floor = e.floorPcpus;
             if (floor.empty()) {
               auto f = pickFloor(e.spec, e.spec.floor, {}, {});
@@ -485,18 +527,27 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
               floor = *f;
             } else {
               if (floor.count() != e.spec.floor)
-                return invalid(vmLabel(e.spec) + ": " + std::to_string(floor.count()) + " floor pCPUs given (" + floor.toList() +
-                               ") but floor is " + std::to_string(e.spec.floor));
+                return invalid(vmLabel(e.spec) + ": " + std::to_string(floor.count()) +
+                               " floor pCPUs given (" + floor.toList() + ") but floor is " +
+                               std::to_string(e.spec.floor));
               for (unsigned p : floor.ids()) {
-                if (!st_.host.pcpu(p)) return invalid("pCPU " + std::to_string(p) + " does not exist on this host");
-                if (st_.host.reserved.contains(p)) return conflict("pCPU " + std::to_string(p) + " is reserved for the host and cannot be a floor of " + vmLabel(e.spec));
-                if (!e.spec.pinnedPcpus().contains(p)) return conflict(vmLabel(e.spec) + " has no vCPU pinned to pCPU " + std::to_string(p));
+                if (!st_.host.pcpu(p))
+                  return invalid("pCPU " + std::to_string(p) + " does not exist on this host");
+                if (st_.host.reserved.contains(p))
+                  return conflict("pCPU " + std::to_string(p) +
+                                  " is reserved for the host and cannot be a floor of " +
+                                  vmLabel(e.spec));
+                if (!e.spec.pinnedPcpus().contains(p))
+                  return conflict(vmLabel(e.spec) + " has no vCPU pinned to pCPU " +
+                                  std::to_string(p));
                 auto i = static_cast<std::size_t>(st_.host.pcpu(p) - st_.host.pcpus.data());
                 if (!holder_[i].empty())
-                  return conflict("pCPU " + std::to_string(p) + " is held by " + vmLabel(st_.vms.at(holder_[i]).spec) +
+                  return conflict("pCPU " + std::to_string(p) + " is held by " +
+                                  vmLabel(st_.vms.at(holder_[i]).spec) +
                                   "; cannot make it the floor of " + vmLabel(e.spec));
                 if (!floorOf_[i].empty())
-                  return conflict("pCPU " + std::to_string(p) + " is the floor of " + vmLabel(st_.vms.at(floorOf_[i]).spec) +
+                  return conflict("pCPU " + std::to_string(p) + " is the floor of " +
+                                  vmLabel(st_.vms.at(floorOf_[i]).spec) +
                                   "; cannot make it the floor of " + vmLabel(e.spec));
               }
             }
@@ -506,14 +557,19 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
             v.floorPcpus = floor;
             for (const auto& [g, bytes] : e.spec.bootMemBytes) {
               auto h = e.spec.hostNodeOf(g);
-              if (!h) return invalid(vmLabel(e.spec) + ": boot memory on guest node " + std::to_string(g) + " which maps to no host node");
-              if (!st_.host.node(*h)) return invalid(vmLabel(e.spec) + ": boot memory on host node " + std::to_string(*h) + " which does not exist");
+              if (!h)
+                return invalid(vmLabel(e.spec) + ": boot memory on guest node " +
+                               std::to_string(g) + " which maps to no host node");
+              if (!st_.host.node(*h))
+                return invalid(vmLabel(e.spec) + ": boot memory on host node " +
+                               std::to_string(*h) + " which does not exist");
               v.memory[g].hostNode = *h;
               v.memory[g].bootBytes += bytes;
             }
             for (const auto& d : e.spec.virtioMem) {
               if (!st_.host.node(d.hostNode))
-                return invalid(vmLabel(e.spec) + ": virtio-mem " + d.alias + " on host node " + std::to_string(d.hostNode) + " which does not exist");
+                return invalid(vmLabel(e.spec) + ": virtio-mem " + d.alias + " on host node " +
+                               std::to_string(d.hostNode) + " which does not exist");
               auto& m = v.memory[d.guestNode];
               m.hostNode = d.hostNode;
               m.requestedBytes = d.requestedBytes;
@@ -527,7 +583,8 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
                 return std::move(r).error().context("adding " + vmLabel(e.spec));
               }
             }
-            for (unsigned p : floor.ids()) floorOf_[static_cast<std::size_t>(st_.host.pcpu(p) - st_.host.pcpus.data())] = uuid;
+            for (unsigned p : floor.ids())
+              floorOf_[static_cast<std::size_t>(st_.host.pcpu(p) - st_.host.pcpus.data())] = uuid;
             detail = "floor=" + floor.toList() + " pins=" + std::to_string(e.spec.pins.size());
             return okResult();
           },
@@ -561,8 +618,10 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
               if (!more) return std::move(more).error();
               floor = *more;
             }
-            for (unsigned p : v->floorPcpus.ids()) floorOf_[static_cast<std::size_t>(st_.host.pcpu(p) - st_.host.pcpus.data())].clear();
-            for (unsigned p : floor.ids()) floorOf_[static_cast<std::size_t>(st_.host.pcpu(p) - st_.host.pcpus.data())] = e.vm;
+            for (unsigned p : v->floorPcpus.ids())
+              floorOf_[static_cast<std::size_t>(st_.host.pcpu(p) - st_.host.pcpus.data())].clear();
+            for (unsigned p : floor.ids())
+              floorOf_[static_cast<std::size_t>(st_.host.pcpu(p) - st_.host.pcpus.data())] = e.vm;
             v->spec = spec;
             v->floorPcpus = floor;
             detail = "floor=" + std::to_string(e.floor) + " ceiling=" + std::to_string(e.ceiling) +
@@ -574,7 +633,8 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
             if (!v) return unknownVm(e.vm);
             if (e.pcpus.empty()) return invalid(vmLabel(v->spec) + ": begin_grant with no pCPUs");
             auto already = e.pcpus & v->grantTarget();
-            if (!already.empty()) return conflict(vmLabel(v->spec) + " already holds pCPUs " + already.toList());
+            if (!already.empty())
+              return conflict(vmLabel(v->spec) + " already holds pCPUs " + already.toList());
             VNUMA_TRY_VOID(doSend(*v, v->grantTarget() | e.pcpus, e.generation, "begin_grant"));
             detail = "gen=" + std::to_string(e.generation) + " pcpus=" + e.pcpus.toList();
             return okResult();
@@ -585,7 +645,8 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
             if (e.pcpus.empty()) return invalid(vmLabel(v->spec) + ": begin_revoke with no pCPUs");
             auto notHeld = e.pcpus - v->grantTarget();
             if (!notHeld.empty())
-              return conflict(vmLabel(v->spec) + " does not hold pCPUs " + notHeld.toList() + " (or they are already being revoked)");
+              return conflict(vmLabel(v->spec) + " does not hold pCPUs " + notHeld.toList() +
+                              " (or they are already being revoked)");
             VNUMA_TRY_VOID(doSend(*v, v->grantTarget() - e.pcpus, e.generation, "begin_revoke"));
             detail = "gen=" + std::to_string(e.generation) + " pcpus=" + e.pcpus.toList();
             return okResult();
@@ -618,10 +679,12 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
           [&](const EnforceRevoke& e) -> Result<void> {
             auto* v = find(e.vm);
             if (!v) return unknownVm(e.vm);
-            if (e.pcpus.empty()) return invalid(vmLabel(v->spec) + ": enforce_revoke with no pCPUs");
+            if (e.pcpus.empty())
+              return invalid(vmLabel(v->spec) + ": enforce_revoke with no pCPUs");
             auto notRevoking = e.pcpus - v->inState(HoldState::kRevoking);
             if (!notRevoking.empty())
-              return conflict(vmLabel(v->spec) + ": pCPUs " + notRevoking.toList() + " are not being revoked");
+              return conflict(vmLabel(v->spec) + ": pCPUs " + notRevoking.toList() +
+                              " are not being revoked");
             for (unsigned p : e.pcpus.ids()) {
               v->holds.erase(p);
               holder_[static_cast<std::size_t>(st_.host.pcpu(p) - st_.host.pcpus.data())].clear();
@@ -648,27 +711,34 @@ Result<void> Ledger::applyImpl(const LedgerEdit& edit, std::string& detail) {
             if (!v) return unknownVm(e.vm);
             const auto* dev = v->spec.virtioMemOfGuestNode(e.node);
             if (dev && e.bytes > dev->maxBytes)
-              return invalid(vmLabel(v->spec) + ": requested " + std::to_string(e.bytes) + " bytes on guest node " +
-                             std::to_string(e.node) + " exceeds its virtio-mem size " + std::to_string(dev->maxBytes));
+              return invalid(vmLabel(v->spec) + ": requested " + std::to_string(e.bytes) +
+                             " bytes on guest node " + std::to_string(e.node) +
+                             " exceeds its virtio-mem size " + std::to_string(dev->maxBytes));
             if (dev && e.bytes % dev->blockBytes != 0)
-              return invalid(vmLabel(v->spec) + ": requested " + std::to_string(e.bytes) + " bytes on guest node " +
-                             std::to_string(e.node) + " is not a multiple of the block size " + std::to_string(dev->blockBytes));
-            return setDeviceBytes(*v, e.node, e.bytes, &NodeMemory::requestedBytes, "requested", "requesting", detail);
+              return invalid(vmLabel(v->spec) + ": requested " + std::to_string(e.bytes) +
+                             " bytes on guest node " + std::to_string(e.node) +
+                             " is not a multiple of the block size " +
+                             std::to_string(dev->blockBytes));
+            return setDeviceBytes(*v, e.node, e.bytes, &NodeMemory::requestedBytes, "requested",
+                                  "requesting", detail);
           },
           [&](const ObserveMemoryCurrent& e) -> Result<void> {
             auto* v = find(e.vm);
             if (!v) return unknownVm(e.vm);
-            return setDeviceBytes(*v, e.node, e.bytes, &NodeMemory::currentBytes, "current", "observed at", detail);
+            return setDeviceBytes(*v, e.node, e.bytes, &NodeMemory::currentBytes, "current",
+                                  "observed at", detail);
           },
       },
       edit);
 }
 
 Result<void> Ledger::setDeviceBytes(VmEntry& v, unsigned guestNode, std::uint64_t bytes,
-                                    std::uint64_t NodeMemory::*field, const char* key, const char* verb,
-                                    std::string& detail) {
+                                    std::uint64_t NodeMemory::*field, const char* key,
+                                    const char* verb, std::string& detail) {
   const auto* dev = v.spec.virtioMemOfGuestNode(guestNode);
-  if (!dev) return invalid(vmLabel(v.spec) + " has no virtio-mem device on guest node " + std::to_string(guestNode));
+  if (!dev)
+    return invalid(vmLabel(v.spec) + " has no virtio-mem device on guest node " +
+                   std::to_string(guestNode));
   const bool existed = v.memory.count(guestNode) != 0;
   auto& m = v.memory[guestNode];
   m.hostNode = dev->hostNode;
@@ -678,7 +748,8 @@ Result<void> Ledger::setDeviceBytes(VmEntry& v, unsigned guestNode, std::uint64_
   if (auto r = checkNodeMemory(dev->hostNode); !r) {  // strong guarantee: undo
     m.*field = old;
     if (!existed) v.memory.erase(guestNode);
-    return std::move(r).error().context(vmLabel(v.spec) + " " + verb + " " + std::to_string(bytes) + " bytes");
+    return std::move(r).error().context(vmLabel(v.spec) + " " + verb + " " + std::to_string(bytes) +
+                                        " bytes");
   }
   detail = "node=" + std::to_string(guestNode) + " " + key + "=" + std::to_string(bytes);
   return okResult();

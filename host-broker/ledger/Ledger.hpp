@@ -66,7 +66,9 @@ struct NodeMemory {
   std::uint64_t bootBytes = 0;
   std::uint64_t requestedBytes = 0;  // virtio-mem requested size (what we asked libvirt for)
   std::uint64_t currentBytes = 0;    // virtio-mem current size (what libvirt shows plugged)
-  std::uint64_t accountedBytes() const { return bootBytes + std::max(requestedBytes, currentBytes); }
+  std::uint64_t accountedBytes() const {
+    return bootBytes + std::max(requestedBytes, currentBytes);
+  }
 };
 
 struct VmEntry {
@@ -81,11 +83,11 @@ struct VmEntry {
   std::uint64_t ackedGeneration = 0;      // highest generation acked
   std::map<unsigned, NodeMemory> memory;  // guest node -> memory
 
-  CpuSet held() const;                    // every held pCPU (granting, granted, revoking)
+  CpuSet held() const;  // every held pCPU (granting, granted, revoking)
   CpuSet inState(HoldState s) const;
-  CpuSet grantTarget() const;             // held minus revoking: what the latest grant carries
+  CpuSet grantTarget() const;  // held minus revoking: what the latest grant carries
   std::uint64_t nextGeneration() const { return lastGeneration + 1; }
-  bool settled() const;                   // nothing granting or revoking
+  bool settled() const;  // nothing granting or revoking
 };
 
 // The whole persisted state; what state/ serialises. Restored through Ledger::fromState, which
@@ -102,35 +104,79 @@ struct LedgerState {
 // (compact, on the node with most of the VM's boot memory, SMT siblings together). Memory per
 // guest node starts from spec.bootMemBytes and the virtio-mem devices' requested/current sizes.
 // The floor pCPUs are *not* held yet: the engine sends the first grant with BeginGrant.
-struct AddVm { VmSpec spec; CpuSet floorPcpus; };
+struct AddVm {
+  VmSpec spec;
+  CpuSet floorPcpus;
+};
 // The VM is gone (undefined/stopped): everything it held and its memory go back to the pool.
-struct RemoveVm { VmId vm; };
+struct RemoveVm {
+  VmId vm;
+};
 // Admin change of floor / ceiling / weight (PATCH /v1/vms/{id}). A higher floor takes pCPUs
 // the VM already holds first, then free pinned ones; a lower floor releases the highest ids.
-struct UpdateLimits { VmId vm; unsigned floor = 1; unsigned ceiling = 0; double weight = 1.0; };
+struct UpdateLimits {
+  VmId vm;
+  unsigned floor = 1;
+  unsigned ceiling = 0;
+  double weight = 1.0;
+};
 // A grant message adding `pcpus` was sent with `generation`. pCPUs must be free (or revoking
 // by this same VM: a revoke being cancelled) and available to this VM.
-struct BeginGrant { VmId vm; CpuSet pcpus; std::uint64_t generation = 0; };
+struct BeginGrant {
+  VmId vm;
+  CpuSet pcpus;
+  std::uint64_t generation = 0;
+};
 // A grant message without `pcpus` was sent with `generation`; they stay held (revoking).
-struct BeginRevoke { VmId vm; CpuSet pcpus; std::uint64_t generation = 0; };
+struct BeginRevoke {
+  VmId vm;
+  CpuSet pcpus;
+  std::uint64_t generation = 0;
+};
 // A grant message carrying exactly `target` was sent: adds and revokes in one generation.
-struct SendGrant { VmId vm; CpuSet target; std::uint64_t generation = 0; };
+struct SendGrant {
+  VmId vm;
+  CpuSet target;
+  std::uint64_t generation = 0;
+};
 // The agent acked `generation` (ok=true): granting pCPUs sent at <= generation become granted.
-struct CompleteGrant { VmId vm; std::uint64_t generation = 0; };
+struct CompleteGrant {
+  VmId vm;
+  std::uint64_t generation = 0;
+};
 // The agent acked `generation` (ok=true): revoking pCPUs sent at <= generation become free.
-struct CompleteRevoke { VmId vm; std::uint64_t generation = 0; };
+struct CompleteRevoke {
+  VmId vm;
+  std::uint64_t generation = 0;
+};
 // Both of the above for one ack: what the engine applies on Ack(ok=true).
-struct AckGeneration { VmId vm; std::uint64_t generation = 0; };
+struct AckGeneration {
+  VmId vm;
+  std::uint64_t generation = 0;
+};
 // The revoke of `pcpus` timed out and was enforced host-side (weights lowered): they become
 // free; the VM keeps them in `enforced` until it is granted them again.
-struct EnforceRevoke { VmId vm; CpuSet pcpus; };
+struct EnforceRevoke {
+  VmId vm;
+  CpuSet pcpus;
+};
 // The agent was silent past lease + grace: every non-floor pCPU it holds becomes free and is
 // recorded as enforced (the agent shrinks to its floor by itself; the host side makes sure).
-struct LeaseExpired { VmId vm; };
+struct LeaseExpired {
+  VmId vm;
+};
 // The broker asks libvirt for a new requested size of the virtio-mem device on guest node `node`.
-struct SetMemoryRequested { VmId vm; unsigned node = 0; std::uint64_t bytes = 0; };
+struct SetMemoryRequested {
+  VmId vm;
+  unsigned node = 0;
+  std::uint64_t bytes = 0;
+};
 // libvirt shows a new current size of the virtio-mem device on guest node `node`.
-struct ObserveMemoryCurrent { VmId vm; unsigned node = 0; std::uint64_t bytes = 0; };
+struct ObserveMemoryCurrent {
+  VmId vm;
+  unsigned node = 0;
+  std::uint64_t bytes = 0;
+};
 
 using LedgerEdit = std::variant<AddVm, RemoveVm, UpdateLimits, BeginGrant, BeginRevoke, SendGrant,
                                 CompleteGrant, CompleteRevoke, AckGeneration, EnforceRevoke,
@@ -143,12 +189,12 @@ const VmId& editVm(const LedgerEdit& e) noexcept;  // uuid of the VM the edit is
 // --- events ----------------------------------------------------------------------------------
 
 struct LedgerEvent {
-  std::uint64_t seq = 0;   // 1, 2, 3, ... continuing across restarts
-  std::int64_t atMs = 0;   // the nowMs passed to apply()
-  std::string kind;        // editKind()
+  std::uint64_t seq = 0;  // 1, 2, 3, ... continuing across restarts
+  std::int64_t atMs = 0;  // the nowMs passed to apply()
+  std::string kind;       // editKind()
   VmId vm;
   std::string vmName;
-  std::string detail;      // e.g. "gen=7 pcpus=4-5" / "node=1 bytes=1073741824"
+  std::string detail;  // e.g. "gen=7 pcpus=4-5" / "node=1 bytes=1073741824"
 };
 
 // --- views -----------------------------------------------------------------------------------
@@ -160,10 +206,10 @@ struct PcpuView {
   unsigned id = 0;
   unsigned node = 0;
   PcpuState state = PcpuState::kFree;
-  VmId holder;           // empty when not held
-  VmId floorOf;          // the VM whose floor this pCPU is, empty when none
+  VmId holder;   // empty when not held
+  VmId floorOf;  // the VM whose floor this pCPU is, empty when none
   std::uint64_t generation = 0;
-  bool enforced = false; // some VM has a host-side enforced revoke on it
+  bool enforced = false;  // some VM has a host-side enforced revoke on it
 };
 
 struct NodeMemoryView {
@@ -185,7 +231,8 @@ class Ledger {
   static Result<Ledger> create(HostModel host, std::size_t eventCapacity = kDefaultEventCapacity);
   // From persisted state; re-checks every invariant. Errors (Errc::kConflict or
   // kInvalidArgument) say what is inconsistent, e.g. "pCPU 5 held by both vm a and vm b".
-  static Result<Ledger> fromState(LedgerState state, std::size_t eventCapacity = kDefaultEventCapacity);
+  static Result<Ledger> fromState(LedgerState state,
+                                  std::size_t eventCapacity = kDefaultEventCapacity);
 
   // ---- read view ----
   const HostModel& host() const { return st_.host; }
@@ -195,9 +242,9 @@ class Ledger {
   const VmEntry* findVm(std::string_view uuidOrName) const;
   const LedgerState& state() const { return st_; }
 
-  PcpuView pcpu(unsigned id) const;    // precondition: host().pcpu(id) != nullptr
-  std::vector<PcpuView> pcpus() const; // every pCPU of the host, ascending
-  VmId holderOf(unsigned pcpu) const;  // empty when free / reserved
+  PcpuView pcpu(unsigned id) const;     // precondition: host().pcpu(id) != nullptr
+  std::vector<PcpuView> pcpus() const;  // every pCPU of the host, ascending
+  VmId holderOf(unsigned pcpu) const;   // empty when free / reserved
   // Grantable pCPUs held by nobody (another VM's not-yet-granted floor included).
   CpuSet freePcpus() const;
   // pCPUs `vm` could be granted right now: free, pinned by the VM, not another VM's floor.
@@ -227,13 +274,16 @@ class Ledger {
   void rebuildIndex();
   Result<void> applyImpl(const LedgerEdit& edit, std::string& detail);
   Result<void> doSend(VmEntry& v, const CpuSet& target, std::uint64_t gen, const char* what);
-  Result<void> doComplete(VmEntry& v, std::uint64_t gen, bool grants, bool revokes, std::string& detail);
+  Result<void> doComplete(VmEntry& v, std::uint64_t gen, bool grants, bool revokes,
+                          std::string& detail);
   Result<void> checkNodeMemory(unsigned node) const;
   // Sets one size (`field`: requested or current) of the virtio-mem device on a guest node, checks
   // its host node, undoes on refusal. `key` names it in the event detail, `verb` in the error.
-  Result<void> setDeviceBytes(VmEntry& v, unsigned guestNode, std::uint64_t bytes, std::uint64_t NodeMemory::*field,
-                              const char* key, const char* verb, std::string& detail);
-  Result<CpuSet> pickFloor(const VmSpec& spec, unsigned count, const CpuSet& base, const CpuSet& preferHeld) const;
+  Result<void> setDeviceBytes(VmEntry& v, unsigned guestNode, std::uint64_t bytes,
+                              std::uint64_t NodeMemory::*field, const char* key, const char* verb,
+                              std::string& detail);
+  Result<CpuSet> pickFloor(const VmSpec& spec, unsigned count, const CpuSet& base,
+                           const CpuSet& preferHeld) const;
 
   LedgerState st_;
   std::vector<VmId> holder_;   // index by position in host.pcpus: holder uuid or empty

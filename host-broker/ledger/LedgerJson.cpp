@@ -11,7 +11,11 @@ namespace {
 json hostJson(const HostModel& h) {
   json pcpus = json::array();
   for (const auto& p : h.pcpus)
-    pcpus.push_back({{"id", p.id}, {"node", p.node}, {"package", p.package}, {"core", p.core}, {"siblings", p.siblings.toList()}});
+    pcpus.push_back({{"id", p.id},
+                     {"node", p.node},
+                     {"package", p.package},
+                     {"core", p.core},
+                     {"siblings", p.siblings.toList()}});
   json nodes = json::array();
   for (const auto& n : h.nodes)
     nodes.push_back({{"id", n.id},
@@ -38,9 +42,10 @@ json specJson(const VmSpec& s) {
                     {"max_bytes", d.maxBytes},
                     {"requested_bytes", d.requestedBytes},
                     {"current_bytes", d.currentBytes}});
-  return {{"uuid", s.uuid},   {"name", s.name},      {"floor", s.floor},     {"ceiling", s.ceiling},
-          {"weight", s.weight}, {"pins", pins},      {"guest_to_host_node", g2h}, {"boot_mem_bytes", boot},
-          {"virtio_mem", vmem}};
+  return {
+      {"uuid", s.uuid},     {"name", s.name}, {"floor", s.floor},          {"ceiling", s.ceiling},
+      {"weight", s.weight}, {"pins", pins},   {"guest_to_host_node", g2h}, {"boot_mem_bytes", boot},
+      {"virtio_mem", vmem}};
 }
 
 json memoryJson(const VmEntry& v) {
@@ -137,7 +142,8 @@ std::map<unsigned, std::uint64_t> pairs(const json& o, const std::string& path, 
     if (!e.is_array() || e.size() != 2 || !e[0].is_number_unsigned() || !e[1].is_number_unsigned())
       throw Bad{path + "." + key + "[" + std::to_string(i) + "]: expected [id, value]"};
     if (!m.emplace(e[0].get<unsigned>(), e[1].get<std::uint64_t>()).second)
-      throw Bad{path + "." + key + "[" + std::to_string(i) + "]: duplicate id " + std::to_string(e[0].get<unsigned>())};
+      throw Bad{path + "." + key + "[" + std::to_string(i) + "]: duplicate id " +
+                std::to_string(e[0].get<unsigned>())};
   }
   return m;
 }
@@ -182,7 +188,8 @@ VmSpec decodeSpec(const json& j, const std::string& path) {
   s.ceiling = u32(j, path, "ceiling");
   s.weight = num(j, path, "weight");
   for (const auto& [v, p] : pairs(j, path, "pins")) s.pins[v] = static_cast<unsigned>(p);
-  for (const auto& [g, h] : pairs(j, path, "guest_to_host_node")) s.guestToHostNode[g] = static_cast<unsigned>(h);
+  for (const auto& [g, h] : pairs(j, path, "guest_to_host_node"))
+    s.guestToHostNode[g] = static_cast<unsigned>(h);
   s.bootMemBytes = pairs(j, path, "boot_mem_bytes");
   const auto& vm = arr(j, path, "virtio_mem");
   for (std::size_t i = 0; i < vm.size(); ++i) {
@@ -229,22 +236,35 @@ std::string ledgerToJson(const Ledger& ledger) {
                      {"free_bytes", n.freeBytes()}});
   json vms = json::array();
   for (const auto& [u, v] : ledger.vms()) vms.push_back(vmJson(v));
-  return json{{"host", hostJson(ledger.host())}, {"pcpus", pcpus}, {"nodes", nodes}, {"vms", vms}, {"last_seq", ledger.lastSeq()}}
+  return json{{"host", hostJson(ledger.host())},
+              {"pcpus", pcpus},
+              {"nodes", nodes},
+              {"vms", vms},
+              {"last_seq", ledger.lastSeq()}}
       .dump();
 }
 
-std::string eventsToJson(const std::vector<LedgerEvent>& events, std::uint64_t lastSeq, std::uint64_t firstRetainedSeq) {
+std::string eventsToJson(const std::vector<LedgerEvent>& events, std::uint64_t lastSeq,
+                         std::uint64_t firstRetainedSeq) {
   json a = json::array();
   for (const auto& e : events)
-    a.push_back({{"seq", e.seq}, {"at_ms", e.atMs}, {"kind", e.kind}, {"vm", e.vm}, {"vm_name", e.vmName}, {"detail", e.detail}});
-  return json{{"events", a}, {"last_seq", lastSeq}, {"first_retained_seq", firstRetainedSeq}}.dump();
+    a.push_back({{"seq", e.seq},
+                 {"at_ms", e.atMs},
+                 {"kind", e.kind},
+                 {"vm", e.vm},
+                 {"vm_name", e.vmName},
+                 {"detail", e.detail}});
+  return json{{"events", a}, {"last_seq", lastSeq}, {"first_retained_seq", firstRetainedSeq}}
+      .dump();
 }
 
 std::string stateToJson(const LedgerState& st) {
   json vms = json::array();
   for (const auto& [u, v] : st.vms) {
     json holds = json::array();
-    for (const auto& [p, h] : v.holds) holds.push_back({{"pcpu", p}, {"state", holdStateName(h.state)}, {"generation", h.generation}});
+    for (const auto& [p, h] : v.holds)
+      holds.push_back(
+          {{"pcpu", p}, {"state", holdStateName(h.state)}, {"generation", h.generation}});
     vms.push_back({{"spec", specJson(v.spec)},
                    {"floor_pcpus", v.floorPcpus.toList()},
                    {"holds", holds},
@@ -278,12 +298,17 @@ Result<LedgerState> stateFromJson(std::string_view text) {
         unsigned pcpu = u32(holds[k], hp, "pcpu");
         auto s = str(holds[k], hp, "state");
         Hold h;
-        if (s == "granting") h.state = HoldState::kGranting;
-        else if (s == "granted") h.state = HoldState::kGranted;
-        else if (s == "revoking") h.state = HoldState::kRevoking;
-        else throw Bad{hp + ".state: unknown state '" + s + "' (known: granting, granted, revoking)"};
+        if (s == "granting")
+          h.state = HoldState::kGranting;
+        else if (s == "granted")
+          h.state = HoldState::kGranted;
+        else if (s == "revoking")
+          h.state = HoldState::kRevoking;
+        else
+          throw Bad{hp + ".state: unknown state '" + s + "' (known: granting, granted, revoking)"};
         h.generation = u64(holds[k], hp, "generation");
-        if (!v.holds.emplace(pcpu, h).second) throw Bad{hp + ": pCPU " + std::to_string(pcpu) + " listed twice"};
+        if (!v.holds.emplace(pcpu, h).second)
+          throw Bad{hp + ": pCPU " + std::to_string(pcpu) + " listed twice"};
       }
       const auto& mem = arr(vms[i], p, "memory");
       for (std::size_t k = 0; k < mem.size(); ++k) {
@@ -294,10 +319,12 @@ Result<LedgerState> stateFromJson(std::string_view text) {
         m.bootBytes = u64(mem[k], mp, "boot_bytes");
         m.requestedBytes = u64(mem[k], mp, "requested_bytes");
         m.currentBytes = u64(mem[k], mp, "current_bytes");
-        if (!v.memory.emplace(node, m).second) throw Bad{mp + ": guest node " + std::to_string(node) + " listed twice"};
+        if (!v.memory.emplace(node, m).second)
+          throw Bad{mp + ": guest node " + std::to_string(node) + " listed twice"};
       }
       auto uuid = v.spec.uuid;
-      if (!st.vms.emplace(uuid, std::move(v)).second) throw Bad{p + ": vm " + uuid + " listed twice"};
+      if (!st.vms.emplace(uuid, std::move(v)).second)
+        throw Bad{p + ": vm " + uuid + " listed twice"};
     }
     return st;
   } catch (const Bad& b) {

@@ -20,11 +20,13 @@ void expectInvariants(const Ledger& l, const std::string& where, bool full = tru
     for (const auto& [p, h] : v.holds) {
       auto [it, fresh] = owner.emplace(p, u);
       ASSERT_TRUE(fresh) << where << ": pCPU " << p << " held by " << it->second << " and " << u;
-      ASSERT_FALSE(l.host().reserved.contains(p)) << where << ": reserved pCPU " << p << " held by " << u;
+      ASSERT_FALSE(l.host().reserved.contains(p))
+          << where << ": reserved pCPU " << p << " held by " << u;
     }
     for (unsigned p : v.floorPcpus.ids()) {
       auto h = l.holderOf(p);
-      ASSERT_TRUE(h.empty() || h == u) << where << ": floor pCPU " << p << " of " << u << " held by " << h;
+      ASSERT_TRUE(h.empty() || h == u)
+          << where << ": floor pCPU " << p << " of " << u << " held by " << h;
     }
   }
   for (const auto& n : l.host().nodes) {
@@ -46,16 +48,19 @@ bool sameState(const LedgerState& a, const LedgerState& b) {
     const auto& x = ia->second;
     const auto& y = ib->second;
     if (ia->first != ib->first || !(x.floorPcpus == y.floorPcpus) || !(x.enforced == y.enforced) ||
-        x.lastGeneration != y.lastGeneration || x.ackedGeneration != y.ackedGeneration || x.spec.floor != y.spec.floor ||
-        x.spec.ceiling != y.spec.ceiling || x.spec.weight != y.spec.weight || x.holds.size() != y.holds.size() ||
+        x.lastGeneration != y.lastGeneration || x.ackedGeneration != y.ackedGeneration ||
+        x.spec.floor != y.spec.floor || x.spec.ceiling != y.spec.ceiling ||
+        x.spec.weight != y.spec.weight || x.holds.size() != y.holds.size() ||
         x.memory.size() != y.memory.size())
       return false;
     for (auto ha = x.holds.begin(), hb = y.holds.begin(); ha != x.holds.end(); ++ha, ++hb)
-      if (ha->first != hb->first || ha->second.state != hb->second.state || ha->second.generation != hb->second.generation)
+      if (ha->first != hb->first || ha->second.state != hb->second.state ||
+          ha->second.generation != hb->second.generation)
         return false;
     for (auto ma = x.memory.begin(), mb = y.memory.begin(); ma != x.memory.end(); ++ma, ++mb)
       if (ma->first != mb->first || ma->second.bootBytes != mb->second.bootBytes ||
-          ma->second.requestedBytes != mb->second.requestedBytes || ma->second.currentBytes != mb->second.currentBytes)
+          ma->second.requestedBytes != mb->second.requestedBytes ||
+          ma->second.currentBytes != mb->second.currentBytes)
         return false;
   }
   return true;
@@ -93,8 +98,8 @@ struct Sim {
       unsigned floor = floorD(rng);
       unsigned ceiling = ceilD(rng);
       if (ceiling != 0 && ceiling < floor) ceiling = floor;
-      auto spec = testing::fullVnumaVm(ledger.host(), "v" + std::to_string(++counter), floor, ceiling, 1.0,
-                                       256 * kMiB, 2 * kGiB);
+      auto spec = testing::fullVnumaVm(ledger.host(), "v" + std::to_string(++counter), floor,
+                                       ceiling, 1.0, 256 * kMiB, 2 * kGiB);
       edit = AddVm{spec, {}};
     } else if (op < 8) {
       edit = RemoveVm{anyVm()};
@@ -110,12 +115,14 @@ struct Sim {
       auto steps = planSteps(ledger, plan);
       for (const auto& e : steps.edits) {
         auto r = ledger.apply(e);
-        ASSERT_TRUE(r.ok()) << where << ": executor produced a refused edit: " << r.error().describe();
+        ASSERT_TRUE(r.ok()) << where
+                            << ": executor produced a refused edit: " << r.error().describe();
         applied[editKind(e)]++;
         if (const auto* g = std::get_if<SendGrant>(&e)) {
           const auto* v = ledger.vm(g->vm);
           ASSERT_LE(g->target.count(), v->spec.effectiveCeiling()) << where;
-          ASSERT_TRUE(v->floorPcpus.isSubsetOf(g->target | (v->floorPcpus - v->held()))) << where << ": floor revoked";
+          ASSERT_TRUE(v->floorPcpus.isSubsetOf(g->target | (v->floorPcpus - v->held())))
+              << where << ": floor revoked";
         }
         expectInvariants(ledger, where, false);
       }
@@ -124,13 +131,17 @@ struct Sim {
     } else if (op < 55) {
       VmId u = anyVm();
       const auto* v = ledger.vm(u);
-      std::uint64_t g = v ? std::uniform_int_distribution<std::uint64_t>(v->ackedGeneration, v->lastGeneration + 1)(rng) : 1;
+      std::uint64_t g = v ? std::uniform_int_distribution<std::uint64_t>(v->ackedGeneration,
+                                                                         v->lastGeneration + 1)(rng)
+                          : 1;
       edit = AckGeneration{u, std::max<std::uint64_t>(g, 1)};
     } else if (op < 62) {
       VmId u = anyVm();
       const auto* v = ledger.vm(u);
       CpuSet revoking = v ? v->inState(HoldState::kRevoking) : CpuSet{};
-      edit = EnforceRevoke{u, revoking.empty() ? CpuSet{1} : randomSubset(rng, revoking, 0.7) | CpuSet{unsigned(revoking.first())}};
+      edit = EnforceRevoke{u, revoking.empty() ? CpuSet{1}
+                                               : randomSubset(rng, revoking, 0.7) |
+                                                     CpuSet{unsigned(revoking.first())}};
     } else if (op < 66) {
       edit = LeaseExpired{anyVm()};
     } else if (op < 74) {
@@ -138,14 +149,17 @@ struct Sim {
       const auto* v = ledger.vm(u);
       auto gen = v ? v->nextGeneration() : 1;
       // Raw grants, often conflicting: must be refused cleanly.
-      edit = BeginGrant{u, randomSubset(rng, ledger.host().allPcpus(), 0.2), pick(rng) < 80 ? gen : gen - 1};
+      edit = BeginGrant{u, randomSubset(rng, ledger.host().allPcpus(), 0.2),
+                        pick(rng) < 80 ? gen : gen - 1};
     } else if (op < 80) {
       VmId u = anyVm();
       const auto* v = ledger.vm(u);
-      edit = BeginRevoke{u, v ? randomSubset(rng, v->grantTarget(), 0.5) : CpuSet{}, v ? v->nextGeneration() : 1};
+      edit = BeginRevoke{u, v ? randomSubset(rng, v->grantTarget(), 0.5) : CpuSet{},
+                         v ? v->nextGeneration() : 1};
     } else if (op < 86) {
-      edit = SetMemoryRequested{anyVm(), std::uniform_int_distribution<unsigned>(0, 2)(rng),
-                                std::uniform_int_distribution<std::uint64_t>(0, 5)(rng) * 512 * kMiB};
+      edit =
+          SetMemoryRequested{anyVm(), std::uniform_int_distribution<unsigned>(0, 2)(rng),
+                             std::uniform_int_distribution<std::uint64_t>(0, 5)(rng) * 512 * kMiB};
     } else if (op < 92) {
       VmId u = anyVm();
       const auto* v = ledger.vm(u);
@@ -176,7 +190,8 @@ struct Sim {
       if (const auto* rm = std::get_if<RemoveVm>(&edit)) std::erase(vms, rm->vm);
     } else {
       refused[editKind(edit)]++;
-      ASSERT_TRUE(sameState(ledger.state(), before)) << where << ": refused " << editKind(edit) << " changed the state";
+      ASSERT_TRUE(sameState(ledger.state(), before))
+          << where << ": refused " << editKind(edit) << " changed the state";
       ASSERT_FALSE(r.error().message().empty());
     }
     expectInvariants(ledger, where);
@@ -203,11 +218,12 @@ TEST(LedgerProperty, RandomSequencesKeepEveryInvariant) {
     for (const auto& [k, n] : sim.refused) refused[k] += n;
   }
   // The generator must actually exercise every path, or the test proves little.
-  for (const char* k : {"add_vm", "remove_vm", "send_grant", "ack", "enforce_revoke", "lease_expired",
-                        "set_memory_requested", "observe_memory_current", "update_limits", "restart", "begin_grant",
-                        "begin_revoke"})
+  for (const char* k : {"add_vm", "remove_vm", "send_grant", "ack", "enforce_revoke",
+                        "lease_expired", "set_memory_requested", "observe_memory_current",
+                        "update_limits", "restart", "begin_grant", "begin_revoke"})
     EXPECT_GT(applied[k], 20) << k;
-  for (const char* k : {"begin_grant", "ack", "observe_memory_current", "set_memory_requested", "enforce_revoke"})
+  for (const char* k :
+       {"begin_grant", "ack", "observe_memory_current", "set_memory_requested", "enforce_revoke"})
     EXPECT_GT(refused[k], 20) << k;
 }
 

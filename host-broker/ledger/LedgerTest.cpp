@@ -1,7 +1,6 @@
-#include "host-broker/ledger/Ledger.hpp"
-
 #include <gtest/gtest.h>
 
+#include "host-broker/ledger/Ledger.hpp"
 #include "host-broker/ledger/LedgerJson.hpp"
 #include "host-broker/ledger/PlanExecutor.hpp"
 #include "host-broker/ledger/TestSupport.hpp"
@@ -11,7 +10,8 @@ namespace {
 
 using testing::fullVnumaVm;
 
-// 2 nodes x 4 pCPUs, smt 2 (siblings 0-1, 2-3, ...), 8 GiB per node, pCPU 0 reserved, 1 GiB reserve.
+// 2 nodes x 4 pCPUs, smt 2 (siblings 0-1, 2-3, ...), 8 GiB per node, pCPU 0 reserved, 1 GiB
+// reserve.
 HostModel smallHost() {
   auto h = HostModel::uniform(2, 4, 2, 8 * kGiB);
   h.reserved = CpuSet{0};
@@ -119,27 +119,37 @@ TEST(Ledger, RefusedEditsChangeNothing) {
   const std::vector<RefusalCase> cases = {
       {"reserved pCPU", BeginGrant{B, CpuSet{0}, 1}, Errc::kConflict,
        "pCPU 0 is reserved for the host and cannot be granted to vm b"},
-      {"held by another VM", BeginGrant{B, CpuSet{2}, 1}, Errc::kConflict, "pCPU 2 is held by vm a; cannot grant it to vm b"},
-      {"another VM's floor", BeginGrant{A, CpuSet{4}, 2}, Errc::kConflict, "pCPU 4 is the floor of vm b; cannot grant it to vm a"},
+      {"held by another VM", BeginGrant{B, CpuSet{2}, 1}, Errc::kConflict,
+       "pCPU 2 is held by vm a; cannot grant it to vm b"},
+      {"another VM's floor", BeginGrant{A, CpuSet{4}, 2}, Errc::kConflict,
+       "pCPU 4 is the floor of vm b; cannot grant it to vm a"},
       {"generation not increasing", BeginGrant{A, CpuSet{3}, 1}, Errc::kConflict,
        "vm a: generation 1 is not above the last sent generation 1"},
-      {"revoking a floor", BeginRevoke{A, CpuSet{1}, 2}, Errc::kConflict, "pCPU 1 is the floor of vm a and cannot be revoked"},
+      {"revoking a floor", BeginRevoke{A, CpuSet{1}, 2}, Errc::kConflict,
+       "pCPU 1 is the floor of vm a and cannot be revoked"},
       {"revoking what is not held", BeginRevoke{A, CpuSet{3}, 2}, Errc::kConflict,
        "vm a does not hold pCPUs 3 (or they are already being revoked)"},
-      {"empty grant", SendGrant{A, CpuSet{}, 2}, Errc::kInvalidArgument, "vm a: a grant cannot be empty (send_grant)"},
-      {"unknown pCPU", BeginGrant{A, CpuSet{99}, 2}, Errc::kInvalidArgument, "pCPU 99 does not exist on this host"},
-      {"ack never sent", AckGeneration{A, 5}, Errc::kConflict, "vm a: ack for generation 5 which was never sent (last sent 1)"},
+      {"empty grant", SendGrant{A, CpuSet{}, 2}, Errc::kInvalidArgument,
+       "vm a: a grant cannot be empty (send_grant)"},
+      {"unknown pCPU", BeginGrant{A, CpuSet{99}, 2}, Errc::kInvalidArgument,
+       "pCPU 99 does not exist on this host"},
+      {"ack never sent", AckGeneration{A, 5}, Errc::kConflict,
+       "vm a: ack for generation 5 which was never sent (last sent 1)"},
       {"unknown vm", LeaseExpired{"nope"}, Errc::kNotFound, "unknown vm 'nope'"},
       {"vm added twice", AddVm{dup, {}}, Errc::kConflict, "vm a is already managed"},
-      {"floor above grantable pinned", AddVm{floorTooBig, {}}, Errc::kConflict, "vm c: floor 8 > 7 pinned pCPUs that are not reserved"},
+      {"floor above grantable pinned", AddVm{floorTooBig, {}}, Errc::kConflict,
+       "vm c: floor 8 > 7 pinned pCPUs that are not reserved"},
       {"memory overcommit at add", AddVm{memHog, {}}, Errc::kConflict,
-       "adding vm d: host node 0: memory overcommitted (vms 8589934592 + reserve 1073741824 > capacity 8589934592 bytes)"},
+       "adding vm d: host node 0: memory overcommitted (vms 8589934592 + reserve 1073741824 > "
+       "capacity 8589934592 bytes)"},
       {"memory request above device", SetMemoryRequested{A, 0, 5 * kGiB}, Errc::kInvalidArgument,
        "vm a: requested 5368709120 bytes on guest node 0 exceeds its virtio-mem size 4294967296"},
       {"memory request not block aligned", SetMemoryRequested{A, 0, 1000}, Errc::kInvalidArgument,
        "vm a: requested 1000 bytes on guest node 0 is not a multiple of the block size 2097152"},
-      {"memory on unknown node", SetMemoryRequested{A, 7, 0}, Errc::kInvalidArgument, "vm a has no virtio-mem device on guest node 7"},
-      {"floor above ceiling", UpdateLimits{A, 3, 2, 1.0}, Errc::kInvalidArgument, "vm a: floor 3 > ceiling 2"},
+      {"memory on unknown node", SetMemoryRequested{A, 7, 0}, Errc::kInvalidArgument,
+       "vm a has no virtio-mem device on guest node 7"},
+      {"floor above ceiling", UpdateLimits{A, 3, 2, 1.0}, Errc::kInvalidArgument,
+       "vm a: floor 3 > ceiling 2"},
       {"grant above ceiling", UpdateLimits{A, 1, 1, 1.0}, Errc::kInvalidArgument, ""},
   };
   for (const auto& c : cases) {
@@ -196,10 +206,12 @@ TEST(Ledger, MemoryMovesOnlyAfterCurrentGoesDown) {
   auto r = l.apply(SetMemoryRequested{f.b.uuid, 0, 2 * kGiB});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().describe(),
-            "vm b requesting 2147483648 bytes: host node 0: memory overcommitted (vms 8589934592 + reserve 1073741824 > "
+            "vm b requesting 2147483648 bytes: host node 0: memory overcommitted (vms 8589934592 + "
+            "reserve 1073741824 > "
             "capacity 8589934592 bytes)");
   ASSERT_TRUE(l.apply(SetMemoryRequested{f.a.uuid, 0, 2 * kGiB}).ok());
-  EXPECT_FALSE(l.apply(SetMemoryRequested{f.b.uuid, 0, 2 * kGiB}).ok()) << "a's current is still 4 GiB";
+  EXPECT_FALSE(l.apply(SetMemoryRequested{f.b.uuid, 0, 2 * kGiB}).ok())
+      << "a's current is still 4 GiB";
   ASSERT_TRUE(l.apply(ObserveMemoryCurrent{f.a.uuid, 0, 2 * kGiB}).ok());
   EXPECT_TRUE(l.apply(SetMemoryRequested{f.b.uuid, 0, 2 * kGiB}).ok());
   EXPECT_EQ(l.nodeMemory(0).freeBytes(), 1 * kGiB);
@@ -272,7 +284,8 @@ TEST(Ledger, FromStateRefusesInconsistencies) {
   auto r3 = Ledger::fromState(st3);
   ASSERT_FALSE(r3.ok());
   EXPECT_EQ(r3.error().message(),
-            "host node 1: memory overcommitted (vms 9663676416 + reserve 1073741824 > capacity 8589934592 bytes)");
+            "host node 1: memory overcommitted (vms 9663676416 + reserve 1073741824 > capacity "
+            "8589934592 bytes)");
 }
 
 TEST(Ledger, JsonViewHasEveryPcpu) {
@@ -324,14 +337,15 @@ TEST(PlanExecutor, NeverRevokesFloorAndMemoryIncreasesFitTheNode) {
   ASSERT_TRUE(l.apply(BeginGrant{f.a.uuid, CpuSet{1, 2}, 1}).ok());
   ASSERT_TRUE(l.apply(SetMemoryRequested{f.a.uuid, 0, 4 * kGiB}).ok());
   Plan plan;
-  plan.targets[f.a.uuid].pcpus = CpuSet{5};   // floor 1 must stay; 5 is pinned and free
+  plan.targets[f.a.uuid].pcpus = CpuSet{5};  // floor 1 must stay; 5 is pinned and free
   plan.targets[f.a.uuid].memRequestedBytes = {{0, 1 * kGiB}};
   plan.targets[f.b.uuid].pcpus = CpuSet{4};
   plan.targets[f.b.uuid].memRequestedBytes = {{0, 4 * kGiB}};
   auto steps = planSteps(l, plan);
   std::vector<std::string> kinds;
   for (const auto& e : steps.edits) kinds.push_back(editKind(e));
-  ASSERT_EQ(kinds, (std::vector<std::string>{"send_grant", "send_grant", "set_memory_requested", "set_memory_requested"}));
+  ASSERT_EQ(kinds, (std::vector<std::string>{"send_grant", "send_grant", "set_memory_requested",
+                                             "set_memory_requested"}));
   EXPECT_EQ(std::get<SendGrant>(steps.edits[0]).target, (CpuSet{1, 5}));
   // a's current is 0, so lowering its request frees the accounting right away: b gets 4 GiB.
   const auto& up = std::get<SetMemoryRequested>(steps.edits[3]);

@@ -20,7 +20,8 @@ PlanSteps planSteps(const Ledger& ledger, const Plan& plan) {
     CpuSet keep = current - remove;
     const std::size_t ceiling = v->spec.effectiveCeiling(v->pinned.count());
     // Above the ceiling (an admin lowered it): give back non-floor pCPUs, highest ids first.
-    for (auto ids = (keep - v->floorPcpus).ids(); keep.count() > ceiling && !ids.empty(); ids.pop_back()) {
+    for (auto ids = (keep - v->floorPcpus).ids(); keep.count() > ceiling && !ids.empty();
+         ids.pop_back()) {
       keep.remove(ids.back());
       remove.add(ids.back());
     }
@@ -49,7 +50,11 @@ PlanSteps planSteps(const Ledger& ledger, const Plan& plan) {
   std::map<unsigned, std::uint64_t> room;  // host node -> free bytes
   for (const auto& n : ledger.nodeMemories()) room[n.node] = n.freeBytes();
   std::vector<LedgerEdit> memDown, memUp;
-  struct Up { VmId vm; unsigned node; std::uint64_t want; };
+  struct Up {
+    VmId vm;
+    unsigned node;
+    std::uint64_t want;
+  };
   std::vector<Up> ups;
   for (const auto& [uuid, t] : plan.targets) {
     const VmEntry* v = ledger.vm(uuid);

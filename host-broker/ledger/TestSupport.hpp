@@ -14,7 +14,8 @@ inline VmSpec fullVnumaVm(const HostModel& host, const std::string& name, unsign
                           unsigned ceiling = 0, double weight = 1.0,
                           std::uint64_t bootPerNode = 1 * kGiB, std::uint64_t vmemMax = 0) {
   VmSpec s;
-  s.uuid = "00000000-0000-0000-0000-" + std::string(12 - std::min<std::size_t>(12, name.size()), '0') + name.substr(0, 12);
+  s.uuid = "00000000-0000-0000-0000-" +
+           std::string(12 - std::min<std::size_t>(12, name.size()), '0') + name.substr(0, 12);
   s.name = name;
   s.floor = floor;
   s.ceiling = ceiling;

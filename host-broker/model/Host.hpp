@@ -33,10 +33,10 @@ struct HostPcpu {
 
 struct HostNode {
   unsigned id = 0;
-  CpuSet cpus;                         // usable (online) pCPUs of the node, reserved ones included
-  std::uint64_t memBytes = 0;          // capacity
-  std::uint64_t memReserveBytes = 0;   // kept for the host; never given to VMs
-  std::vector<unsigned> distances;     // in the order of HostModel::nodes; may be empty
+  CpuSet cpus;                        // usable (online) pCPUs of the node, reserved ones included
+  std::uint64_t memBytes = 0;         // capacity
+  std::uint64_t memReserveBytes = 0;  // kept for the host; never given to VMs
+  std::vector<unsigned> distances;    // in the order of HostModel::nodes; may be empty
 };
 
 struct HostModel {
@@ -49,8 +49,8 @@ struct HostModel {
   const HostNode* node(unsigned id) const;
   int nodeOfPcpu(unsigned id) const;
 
-  CpuSet allPcpus() const;    // every pCPU in the model
-  CpuSet grantable() const;   // allPcpus() minus reserved
+  CpuSet allPcpus() const;                                // every pCPU in the model
+  CpuSet grantable() const;                               // allPcpus() minus reserved
   std::uint64_t memAvailableForVms(unsigned node) const;  // memBytes - memReserveBytes (>= 0)
 
   // Checks internal consistency: ascending unique ids, every pCPU's node exists and lists it,

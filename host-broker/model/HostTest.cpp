@@ -1,7 +1,6 @@
-#include "host-broker/model/Host.hpp"
-
 #include <gtest/gtest.h>
 
+#include "host-broker/model/Host.hpp"
 #include "host-broker/model/Vm.hpp"
 
 namespace vnuma::broker {
@@ -24,15 +23,20 @@ TEST(HostModel, FromSpecTable) {
       {"fractional memory", "nodes=2,cpus_per_node=2,mem_per_node_gb=0.5", nullptr, 4, 2},
       {"missing nodes", "cpus_per_node=4", "host spec: 'nodes' is required"},
       {"unknown key", "nodes=1,cpus_per_node=4,cpu=3",
-       "host spec: unknown key 'cpu' (known: nodes, cpus_per_node, smt, mem_per_node_gb, reserved, reserve_mem_gb)"},
+       "host spec: unknown key 'cpu' (known: nodes, cpus_per_node, smt, mem_per_node_gb, reserved, "
+       "reserve_mem_gb)"},
       {"not a number", "nodes=x,cpus_per_node=4", "host spec: 'nodes' must be an integer, got 'x'"},
       {"zero nodes", "nodes=0,cpus_per_node=4", "host spec: 'nodes' must be in 1..64, got 0"},
-      {"smt does not divide", "nodes=1,cpus_per_node=3,smt=2", "host spec: cpus_per_node 3 is not a multiple of smt 2"},
+      {"smt does not divide", "nodes=1,cpus_per_node=3,smt=2",
+       "host spec: cpus_per_node 3 is not a multiple of smt 2"},
       {"duplicate key", "nodes=1,nodes=2,cpus_per_node=2", "host spec: key 'nodes' given twice"},
       {"no equals", "nodes=1,cpus_per_node=2,foo", "host spec: expected key=value, got 'foo'"},
-      {"reserved outside", "nodes=1,cpus_per_node=2,reserved=5", "host spec: host: reserved pCPUs 5 are not pCPUs of this host"},
-      {"all reserved", "nodes=1,cpus_per_node=2,reserved=0-1", "host spec: host: every pCPU is reserved; nothing left to grant"},
-      {"negative memory", "nodes=1,cpus_per_node=2,mem_per_node_gb=-1", "host spec: 'mem_per_node_gb' must be in (0, 1e6]"},
+      {"reserved outside", "nodes=1,cpus_per_node=2,reserved=5",
+       "host spec: host: reserved pCPUs 5 are not pCPUs of this host"},
+      {"all reserved", "nodes=1,cpus_per_node=2,reserved=0-1",
+       "host spec: host: every pCPU is reserved; nothing left to grant"},
+      {"negative memory", "nodes=1,cpus_per_node=2,mem_per_node_gb=-1",
+       "host spec: 'mem_per_node_gb' must be in (0, 1e6]"},
       {"reserve above memory", "nodes=1,cpus_per_node=2,mem_per_node_gb=1,reserve_mem_gb=2",
        "host spec: 'reserve_mem_gb' must be in [0, mem_per_node_gb]"},
   };
@@ -52,7 +56,9 @@ TEST(HostModel, FromSpecTable) {
 }
 
 TEST(HostModel, SpecLayoutSiblingsAndReserve) {
-  auto h = HostModel::fromSpec("nodes=2,cpus_per_node=4,smt=2,mem_per_node_gb=8,reserved=0,4,reserve_mem_gb=1").value();
+  auto h = HostModel::fromSpec(
+               "nodes=2,cpus_per_node=4,smt=2,mem_per_node_gb=8,reserved=0,4,reserve_mem_gb=1")
+               .value();
   EXPECT_EQ(h.pcpu(5)->node, 1u);
   EXPECT_EQ(h.pcpu(5)->siblings, (CpuSet{4, 5}));
   EXPECT_EQ(h.node(1)->cpus, (CpuSet{4, 5, 6, 7}));
@@ -108,7 +114,8 @@ TEST(VmSpec, ValidateNamesTheField) {
   EXPECT_EQ(s.validate().error().message(), "vm web1: weight must be > 0");
   s.weight = 1;
   s.pins.clear();
-  EXPECT_EQ(s.validate().error().message(), "vm web1: no vCPU pins (every vCPU must be pinned to one pCPU)");
+  EXPECT_EQ(s.validate().error().message(),
+            "vm web1: no vCPU pins (every vCPU must be pinned to one pCPU)");
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ Result<void> VmSpec::validate() const {
   for (const auto& d : virtioMem) {
     if (d.blockBytes == 0) return bad("virtio-mem " + d.alias + ": block size is 0");
     if (!devNodes.insert(d.guestNode).second)
-      return bad("virtio-mem " + d.alias + ": a second device on guest node " + std::to_string(d.guestNode));
+      return bad("virtio-mem " + d.alias + ": a second device on guest node " +
+                 std::to_string(d.guestNode));
     if (auto h = hostNodeOf(d.guestNode); !h || *h != d.hostNode)
       return bad("virtio-mem " + d.alias + ": guest node " + std::to_string(d.guestNode) +
                  " is not mapped to host node " + std::to_string(d.hostNode));

@@ -22,11 +22,11 @@ using VmId = std::string;  // libvirt domain UUID, lowercase
 
 // One virtio-mem device of a VM. The device serves one guest node, which maps to one host node.
 struct VirtioMemDevice {
-  std::string alias;              // libvirt alias, e.g. "virtiomem0"
+  std::string alias;  // libvirt alias, e.g. "virtiomem0"
   unsigned guestNode = 0;
   unsigned hostNode = 0;
   std::uint64_t blockBytes = 2 * 1024 * 1024;  // requested sizes are multiples of this
-  std::uint64_t maxBytes = 0;     // <target><size>: the most it can ever plug
+  std::uint64_t maxBytes = 0;                  // <target><size>: the most it can ever plug
   std::uint64_t requestedBytes = 0;
   std::uint64_t currentBytes = 0;
 };
@@ -37,7 +37,7 @@ struct VmSpec {
   // Per-VM limits, in pCPUs. Defaults: floor 1, ceiling 0 = "every pinned pCPU", weight 1.
   unsigned floor = 1;
   unsigned ceiling = 0;
-  double weight = 1.0;  // > 0; relative share under contention
+  double weight = 1.0;                           // > 0; relative share under contention
   std::map<unsigned, unsigned> pins;             // vCPU -> pCPU (every vCPU pinned to one pCPU)
   std::map<unsigned, unsigned> guestToHostNode;  // guest node -> host node
   // guest node -> boot (non-virtio-mem) memory. Memory is kept per guest node because several
@@ -50,7 +50,8 @@ struct VmSpec {
   CpuSet pinnedPcpus() const;
   // ceiling, or the number of pinned pCPUs when ceiling == 0 (or above it).
   unsigned effectiveCeiling() const;
-  unsigned effectiveCeiling(std::size_t pinnedCount) const;  // same, with the pinned set's size known
+  unsigned effectiveCeiling(
+      std::size_t pinnedCount) const;  // same, with the pinned set's size known
   // pCPU -> vCPU (first vCPU pinned there), nullopt when not pinned.
   std::optional<unsigned> vcpuOfPcpu(unsigned pcpu) const;
   // The virtio-mem device serving a guest node, nullptr when none.
@@ -74,13 +75,13 @@ struct NodeMemReport {
 
 // What a VM's agent said in its latest Report, in host terms where useful.
 struct VmReport {
-  std::int64_t atMs = 0;                    // broker clock when received
+  std::int64_t atMs = 0;  // broker clock when received
   std::uint64_t appliedGeneration = 0;
-  CpuSet appliedPcpus;                      // translated from applied_vcpus
-  std::map<unsigned, double> vcpuBusy;      // vCPU -> busy fraction 0..1 over the period
-  unsigned runnable = 0;                    // runnable tasks (procs_running minus the agent)
-  double cpuPressureSome = 0;               // PSI cpu some avg10, percent 0..100
-  double memPressureSome = 0;               // PSI memory some avg10, percent 0..100
+  CpuSet appliedPcpus;                  // translated from applied_vcpus
+  std::map<unsigned, double> vcpuBusy;  // vCPU -> busy fraction 0..1 over the period
+  unsigned runnable = 0;                // runnable tasks (procs_running minus the agent)
+  double cpuPressureSome = 0;           // PSI cpu some avg10, percent 0..100
+  double memPressureSome = 0;           // PSI memory some avg10, percent 0..100
   std::map<unsigned, NodeMemReport> memByGuestNode;  // guest node -> memory
 
   // Sum of vcpuBusy: how many CPUs' worth of work ran in the period.

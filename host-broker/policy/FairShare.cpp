@@ -18,20 +18,24 @@ std::vector<double> weightedMaxMinShares(double supply, const std::vector<ShareI
     return sum;
   };
   double maxLambda = 0;
-  for (const auto& x : in) maxLambda = std::max(maxLambda, std::max(x.cap, x.floor) / std::max(x.weight, 1e-12));
+  for (const auto& x : in)
+    maxLambda = std::max(maxLambda, std::max(x.cap, x.floor) / std::max(x.weight, 1e-12));
   if (at(maxLambda) <= supply + 1e-9) return out;  // every cap met
   double lo = 0, hi = maxLambda;
   if (at(0) >= supply) return out;  // floors alone use it all
   for (int it = 0; it < 100 && hi - lo > 1e-12 * std::max(1.0, hi); ++it) {
     double mid = 0.5 * (lo + hi);
-    if (at(mid) > supply) hi = mid;
-    else lo = mid;
+    if (at(mid) > supply)
+      hi = mid;
+    else
+      lo = mid;
   }
   at(lo);
   return out;
 }
 
-std::vector<unsigned> roundShares(const std::vector<double>& alloc, const std::vector<ShareInput>& in, unsigned supply,
+std::vector<unsigned> roundShares(const std::vector<double>& alloc,
+                                  const std::vector<ShareInput>& in, unsigned supply,
                                   double minFraction) {
   const std::size_t n = alloc.size();
   std::vector<unsigned> c(n);
@@ -44,12 +48,15 @@ std::vector<unsigned> roundShares(const std::vector<double>& alloc, const std::v
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   auto frac = [&](std::size_t i) { return alloc[i] - std::floor(alloc[i] + 1e-9); };
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return frac(a) > frac(b); });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return frac(a) > frac(b); });
   std::vector<char> up(n, 0);
   auto roundUp = [&](long limit, double threshold) {
     for (std::size_t i : order) {
       if (total >= limit || frac(i) <= threshold) break;
-      if (up[i] || c[i] + 1 > static_cast<unsigned>(std::ceil(std::max(in[i].cap, in[i].floor) - 1e-9))) continue;
+      if (up[i] ||
+          c[i] + 1 > static_cast<unsigned>(std::ceil(std::max(in[i].cap, in[i].floor) - 1e-9)))
+        continue;
       up[i] = 1;
       c[i]++;
       total++;

@@ -21,7 +21,8 @@ std::vector<double> weightedMaxMinShares(double supply, const std::vector<ShareI
 // total stays <= supply and each stays <= its cap rounded up; then, if the total is still below
 // round(sum of alloc) (many small fractions), +1 to the largest remaining fractions until it is
 // not, so the pCPUs the shares add up to are all handed out.
-std::vector<unsigned> roundShares(const std::vector<double>& alloc, const std::vector<ShareInput>& in,
-                                  unsigned supply, double minFraction = 0.05);
+std::vector<unsigned> roundShares(const std::vector<double>& alloc,
+                                  const std::vector<ShareInput>& in, unsigned supply,
+                                  double minFraction = 0.05);
 
 }  // namespace vnuma::broker

@@ -1,9 +1,9 @@
-#include "host-broker/policy/FairShare.hpp"
-
 #include <gtest/gtest.h>
 
 #include <numeric>
 #include <random>
+
+#include "host-broker/policy/FairShare.hpp"
 
 namespace vnuma::broker {
 namespace {
@@ -19,11 +19,20 @@ TEST(FairShare, WeightedMaxMinSharesTable) {
   const std::vector<SharesCase> cases = {
       {"equal weights, demand above supply: an even split", 16, {{1, 16, 1}, {1, 16, 1}}, {8, 8}},
       {"weights 3:1 split 12:4", 16, {{1, 16, 3}, {1, 16, 1}}, {12, 4}},
-      {"caps below the supply: every VM gets its cap (demand met)", 16, {{1, 3.2, 1}, {1, 5, 1}}, {3.2, 5}},
-      {"a capped VM's leftover goes to the others (max-min)", 16, {{1, 2, 1}, {1, 16, 1}, {1, 16, 1}}, {2, 7, 7}},
+      {"caps below the supply: every VM gets its cap (demand met)",
+       16,
+       {{1, 3.2, 1}, {1, 5, 1}},
+       {3.2, 5}},
+      {"a capped VM's leftover goes to the others (max-min)",
+       16,
+       {{1, 2, 1}, {1, 16, 1}, {1, 16, 1}},
+       {2, 7, 7}},
       {"weighted and capped together", 12, {{1, 2, 2}, {1, 12, 1}, {1, 12, 1}}, {2, 5, 5}},
       {"a floor is granted even with a tiny weight", 10, {{4, 10, 0.01}, {1, 10, 1}}, {4, 6}},
-      {"floors alone exceed the supply: every VM gets its floor", 4, {{3, 8, 1}, {3, 8, 1}}, {3, 3}},
+      {"floors alone exceed the supply: every VM gets its floor",
+       4,
+       {{3, 8, 1}, {3, 8, 1}},
+       {3, 3}},
       {"a floor above the cap wins", 8, {{2, 1, 1}, {1, 8, 1}}, {2, 6}},
       {"fractional supply split by weight", 3, {{0, 3, 1}, {0, 3, 2}}, {1, 2}},
       {"no VMs", 8, {}, {}},
@@ -32,7 +41,8 @@ TEST(FairShare, WeightedMaxMinSharesTable) {
     SCOPED_TRACE(c.description);
     auto got = weightedMaxMinShares(c.supply, c.in);
     ASSERT_EQ(got.size(), c.expect.size());
-    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], c.expect[i], 1e-6) << "vm " << i;
+    for (std::size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], c.expect[i], 1e-6) << "vm " << i;
   }
 }
 
@@ -47,16 +57,29 @@ struct RoundCase {
 TEST(FairShare, RoundSharesTable) {
   std::vector<RoundCase> cases = {
       {"whole shares stay as they are", {8, 8}, {{1, 16, 1}, {1, 16, 1}}, 16, {8, 8}},
-      {"the largest fraction gets the leftover pCPU", {3.2, 12.8}, {{1, 3.2, 1}, {1, 16, 1}}, 16, {3, 13}},
-      {"a tiny fraction gets no pCPU while the shares leave supply over", {3.02, 5}, {{1, 3.02, 1}, {1, 5, 1}}, 16, {3, 5}},
+      {"the largest fraction gets the leftover pCPU",
+       {3.2, 12.8},
+       {{1, 3.2, 1}, {1, 16, 1}},
+       16,
+       {3, 13}},
+      {"a tiny fraction gets no pCPU while the shares leave supply over",
+       {3.02, 5},
+       {{1, 3.02, 1}, {1, 5, 1}},
+       16,
+       {3, 5}},
       {"rounding up stops at the cap rounded up", {3.5}, {{1, 3.5, 1}}, 16, {4}},
       {"rounding up never passes the supply", {2.5, 2.5}, {{1, 4, 1}, {1, 4, 1}}, 5, {3, 2}},
-      {"the floor is kept even when the share is below it", {0.5, 3}, {{1, 1, 1}, {1, 3, 1}}, 16, {1, 3}},
+      {"the floor is kept even when the share is below it",
+       {0.5, 3},
+       {{1, 1, 1}, {1, 3, 1}},
+       16,
+       {1, 3}},
   };
   {
     // 25 VMs sharing 101 pCPUs: 4.04 each. Every fraction is below the 0.05 threshold, yet all
     // 101 pCPUs must be handed out (work-conserving): one VM gets 5.
-    RoundCase c{"many small fractions under contention still use the whole supply", {}, {}, 101, {}};
+    RoundCase c{
+        "many small fractions under contention still use the whole supply", {}, {}, 101, {}};
     for (int i = 0; i < 25; ++i) {
       c.alloc.push_back(4.04);
       c.in.push_back({1, 10, 1});

@@ -27,9 +27,9 @@ namespace {
 
 // Dense per-pCPU view of the host to keep the inner loops cheap.
 struct Dense {
-  std::vector<unsigned> ids;                 // position -> pCPU id
-  std::vector<unsigned> node;                // position -> node id
-  std::vector<std::vector<std::size_t>> sib; // position -> sibling positions (excluding itself)
+  std::vector<unsigned> ids;                  // position -> pCPU id
+  std::vector<unsigned> node;                 // position -> node id
+  std::vector<std::vector<std::size_t>> sib;  // position -> sibling positions (excluding itself)
   explicit Dense(const HostModel& h) {
     for (const auto& p : h.pcpus) {
       ids.push_back(p.id);
@@ -39,13 +39,15 @@ struct Dense {
     for (std::size_t i = 0; i < ids.size(); ++i)
       for (unsigned s : h.pcpus[i].siblings.ids())
         if (s != ids[i])
-          if (const auto* sp = h.pcpu(s)) sib[i].push_back(static_cast<std::size_t>(sp - h.pcpus.data()));
+          if (const auto* sp = h.pcpu(s))
+            sib[i].push_back(static_cast<std::size_t>(sp - h.pcpus.data()));
   }
 };
 
 }  // namespace
 
-PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wants, const PlacementParams& params) {
+PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wants,
+                      const PlacementParams& params) {
   const auto& host = ledger.host();
   Dense d(host);
   const std::size_t n = d.ids.size();
@@ -70,8 +72,10 @@ PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wa
       continue;
     }
     if (pv.state == PcpuState::kFree) {
-      if (pv.floorOf.empty()) owner[i] = -1;
-      else if (auto it = index.find(pv.floorOf); it != index.end()) owner[i] = it->second;  // its own floor
+      if (pv.floorOf.empty())
+        owner[i] = -1;
+      else if (auto it = index.find(pv.floorOf); it != index.end())
+        owner[i] = it->second;  // its own floor
       continue;
     }
     if (auto it = index.find(pv.holder); it != index.end()) owner[i] = it->second;
@@ -80,9 +84,9 @@ PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wa
   struct Vm {
     const VmEntry* e = nullptr;
     unsigned want = 0;
-    CpuSet pinned;                       // the pCPUs its vCPUs are pinned to
-    std::map<unsigned, double> memW;     // node -> weight
-    std::map<unsigned, unsigned> onNode; // node -> pCPUs in the new set
+    CpuSet pinned;                        // the pCPUs its vCPUs are pinned to
+    std::map<unsigned, double> memW;      // node -> weight
+    std::map<unsigned, unsigned> onNode;  // node -> pCPUs in the new set
     unsigned have = 0;
   };
   std::vector<Vm> vms(wants.size());
@@ -146,7 +150,8 @@ PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wa
   // ---- grow (largest relative deficit first; priority breaks ties) ----
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     auto def = [&](std::size_t x) {
-      return vms[x].want > vms[x].have ? double(vms[x].want - vms[x].have) / double(vms[x].want) : 0.0;
+      return vms[x].want > vms[x].have ? double(vms[x].want - vms[x].have) / double(vms[x].want)
+                                       : 0.0;
     };
     if (def(a) != def(b)) return def(a) > def(b);
     return wants[a].priority > wants[b].priority;
@@ -168,7 +173,8 @@ PlacementResult place(const Ledger& ledger, const std::vector<PlacementWant>& wa
         if (params.smtTogether && completesCore) score += 1000;
         double mw = v.memW.count(d.node[i]) ? v.memW[d.node[i]] : 0;
         score += 100 * mw;
-        score += 10.0 * (v.onNode.count(d.node[i]) ? v.onNode[d.node[i]] : 0) / std::max(1u, v.have);
+        score +=
+            10.0 * (v.onNode.count(d.node[i]) ? v.onNode[d.node[i]] : 0) / std::max(1u, v.have);
         if (params.smtTogether && wholeCoreFree) score += 5;
         if (pending[i]) score -= 1;  // usable now beats usable after someone's ack
         score -= 1e-6 * static_cast<double>(i);

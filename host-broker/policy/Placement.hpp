@@ -27,9 +27,9 @@ namespace vnuma::broker {
 
 struct PlacementWant {
   VmId vm;
-  unsigned count = 0;      // pCPUs wanted (clamped to floor..ceiling by place())
-  bool mayShrink = true;   // false: cooldown; keep at least what it holds
-  double priority = 0;     // larger grows first when free pCPUs are short
+  unsigned count = 0;     // pCPUs wanted (clamped to floor..ceiling by place())
+  bool mayShrink = true;  // false: cooldown; keep at least what it holds
+  double priority = 0;    // larger grows first when free pCPUs are short
   // The VM's VmSpec::pinnedPcpus(); empty: place() computes it. Walking the pin map is most of
   // a decision's time with many Full vNUMA VMs (a thousand VMs x a thousand vCPUs), so a policy
   // computes it once per decision and passes it on.

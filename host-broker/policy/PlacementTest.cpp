@@ -1,11 +1,10 @@
-#include "host-broker/policy/Placement.hpp"
-
 #include <gtest/gtest.h>
 
 #include <functional>
 #include <set>
 
 #include "host-broker/ledger/TestSupport.hpp"
+#include "host-broker/policy/Placement.hpp"
 #include "host-broker/policy/TestSupport.hpp"
 
 namespace vnuma::broker {
@@ -49,7 +48,8 @@ Ledger ledgerFor(const PlaceCase& c) {
   auto ledger = Ledger::create(host).value();
   for (const auto& v : c.vms) {
     auto floor = cpus(v.floor);
-    auto spec = fullVnumaVm(host, v.name, static_cast<unsigned>(floor.count()), v.ceiling, 1.0, 0, 0);
+    auto spec =
+        fullVnumaVm(host, v.name, static_cast<unsigned>(floor.count()), v.ceiling, 1.0, 0, 0);
     for (const auto& [node, gib] : v.bootGiB) spec.bootMemBytes[node] = gib * kGiB;
     EXPECT_TRUE(ledger.apply(AddVm{spec, floor}).ok()) << v.name;
     if (!v.held.empty()) {
@@ -67,19 +67,37 @@ TEST(Placement, LiteralTopologyTable) {
   const std::map<unsigned, std::uint64_t> onlyNode1 = {{0, 0}, {1, 4}};
   const std::vector<PlaceCase> cases = {
       {"a growing VM goes to the node holding its memory once its SMT core is whole",
-       {{"a", "0", "", "", onlyNode1}}, {{"a", 5}}, {{"a", "0-1,8-10"}}},
+       {{"a", "0", "", "", onlyNode1}},
+       {{"a", 5}},
+       {{"a", "0-1,8-10"}}},
       {"a growing VM completes the SMT core it half holds first",
-       {{"a", "2"}}, {{"a", 2}}, {{"a", "2-3"}}},
+       {{"a", "2"}},
+       {{"a", 2}},
+       {{"a", "2-3"}}},
       {"whole free cores come before cores another VM half holds",
-       {{"a", "0", "0-1"}, {"b", "3"}}, {{"a", 4}, {"b", 1}}, {{"a", "0-1,4-5"}, {"b", "3"}}},
+       {{"a", "0", "0-1"}, {"b", "3"}},
+       {{"a", 4}, {"b", 1}},
+       {{"a", "0-1,4-5"}, {"b", "3"}}},
       {"a shrinking VM gives up its minority node first",
-       {{"a", "0", "0-5,8-9"}}, {{"a", 6}}, {{"a", "0-5"}}, 2},
+       {{"a", "0", "0-5,8-9"}},
+       {{"a", 6}},
+       {{"a", "0-5"}},
+       2},
       {"a shrinking VM gives up the node holding the least of its memory first",
-       {{"a", "8", "0-3,8-11", "", {{0, 1}, {1, 7}}}}, {{"a", 4}}, {{"a", "8-11"}}, 4},
+       {{"a", "8", "0-3,8-11", "", {{0, 1}, {1, 7}}}},
+       {{"a", 4}},
+       {{"a", "8-11"}},
+       4},
       {"a shrinking VM releases a partial SMT core before breaking a whole one",
-       {{"a", "0", "0-2"}}, {{"a", 2}}, {{"a", "0-1"}}, 1},
+       {{"a", "0", "0-2"}},
+       {{"a", 2}},
+       {{"a", "0-1"}},
+       1},
       {"cooldown: a VM that may not shrink keeps its set",
-       {{"a", "0", "0-5,8-9"}}, {{"a", 6, false}}, {{"a", "0-5,8-9"}}, 0},
+       {{"a", "0", "0-5,8-9"}},
+       {{"a", 6, false}},
+       {{"a", "0-5,8-9"}},
+       0},
       {"move budget: at most move_budget revokes, the largest excess first",
        {{"a", "0", "0-7"}, {"b", "8", "8-11"}, {"c", "12", "12-15"}},
        {{"a", 2}, {"b", 3}, {"c", 4}},
@@ -87,27 +105,51 @@ TEST(Placement, LiteralTopologyTable) {
        3,
        [](PlacementParams& p) { p.moveBudget = 3; }},
       {"a pCPU one VM releases goes to the VM that wants it in the same plan",
-       {{"a", "0", "0-11"}, {"b", "12", "12-15"}}, {{"a", 8}, {"b", 8}}, {{"a", "0-7"}, {"b", "8-15"}}, 4},
+       {{"a", "0", "0-11"}, {"b", "12", "12-15"}},
+       {{"a", 8}, {"b", 8}},
+       {{"a", "0-7"}, {"b", "8-15"}},
+       4},
       {"pCPUs still being revoked from another VM can be a grower's target",
-       {{"a", "0", "0-7", "4-7"}, {"b", "8", "8-15"}}, {{"a", 4}, {"b", 12}}, {{"a", "0-3"}, {"b", "4-15"}}, 0},
+       {{"a", "0", "0-7", "4-7"}, {"b", "8", "8-15"}},
+       {{"a", 4}, {"b", 12}},
+       {{"a", "0-3"}, {"b", "4-15"}},
+       0},
       {"free pCPUs are preferred to pCPUs still being revoked",
-       {{"a", "0", "0-3", "2-3"}, {"b", "8", "8-9"}}, {{"a", 2}, {"b", 4}}, {{"a", "0-1"}, {"b", "8-11"}}, 0},
+       {{"a", "0", "0-3", "2-3"}, {"b", "8", "8-9"}},
+       {{"a", 2}, {"b", 4}},
+       {{"a", "0-1"}, {"b", "8-11"}},
+       0},
       {"reserved pCPUs and another VM's floor are never handed out",
-       {{"a", "2"}, {"b", "4"}}, {{"a", 16}, {"b", 1}}, {{"a", "1-3,5-15"}, {"b", "4"}}, 0,
-       [](PlacementParams&) {}, "0"},
+       {{"a", "2"}, {"b", "4"}},
+       {{"a", 16}, {"b", 1}},
+       {{"a", "1-3,5-15"}, {"b", "4"}},
+       0,
+       [](PlacementParams&) {},
+       "0"},
       {"the wanted count is clamped to floor and ceiling",
        {{"a", "0-1", "", "", {{0, 1}, {1, 1}}, 3}, {"b", "8", "", "", {{0, 1}, {1, 1}}, 3}},
-       {{"a", 0}, {"b", 100}}, {{"a", "0-1"}, {"b", "8-10"}}},
+       {{"a", 0}, {"b", 100}},
+       {{"a", "0-1"}, {"b", "8-10"}}},
       {"smt_together on: completing the core beats following memory",
-       {{"a", "0", "", "", onlyNode1}}, {{"a", 2}}, {{"a", "0-1"}}},
+       {{"a", "0", "", "", onlyNode1}},
+       {{"a", 2}},
+       {{"a", "0-1"}}},
       {"smt_together off: the second pCPU follows memory",
-       {{"a", "0", "", "", onlyNode1}}, {{"a", 2}}, {{"a", "0,8"}}, 0,
+       {{"a", "0", "", "", onlyNode1}},
+       {{"a", 2}},
+       {{"a", "0,8"}},
+       0,
        [](PlacementParams& p) { p.smtTogether = false; }},
       {"follow_memory off: a growing VM stays compact where it is",
-       {{"a", "0", "0-1", "", onlyNode1}}, {{"a", 4}}, {{"a", "0-3"}}, 0,
+       {{"a", "0", "0-1", "", onlyNode1}},
+       {{"a", 4}},
+       {{"a", "0-3"}},
+       0,
        [](PlacementParams& p) { p.followMemory = false; }},
       {"a VM that wants what it holds keeps exactly that",
-       {{"a", "0", "0,5,9"}, {"b", "1"}}, {{"a", 3}, {"b", 1}}, {{"a", "0,5,9"}, {"b", "1"}}},
+       {{"a", "0", "0,5,9"}, {"b", "1"}},
+       {{"a", 3}, {"b", 1}},
+       {{"a", "0,5,9"}, {"b", "1"}}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.description);
@@ -115,7 +157,8 @@ TEST(Placement, LiteralTopologyTable) {
     PlacementParams params;
     c.tweak(params);
     std::vector<PlacementWant> wants;
-    for (const auto& w : c.wants) wants.push_back({ledger.findVm(w.vm)->spec.uuid, w.count, w.mayShrink, 0});
+    for (const auto& w : c.wants)
+      wants.push_back({ledger.findVm(w.vm)->spec.uuid, w.count, w.mayShrink, 0});
     auto got = place(ledger, wants, params);
     for (const auto& [name, list] : c.expect)
       EXPECT_EQ(got.targets[ledger.findVm(name)->spec.uuid].toList(), list) << "vm " << name;
@@ -185,7 +228,8 @@ TEST(Placement, RealSysfsDumpsKeepVmsOnTheirMemoryNodeWithWholeCores) {
       const bool memHere = hn->memBytes > 0;
       const unsigned memNode = memHere ? node : memNodes.front();
       auto spec = fullVnumaVm(host, "vm" + std::to_string(vms.size()), 1, 0, 1.0, 0, 0);
-      spec.bootMemBytes[memNode] = std::min<std::uint64_t>(256 * kMiB, host.node(memNode)->memBytes / 8);
+      spec.bootMemBytes[memNode] =
+          std::min<std::uint64_t>(256 * kMiB, host.node(memNode)->memBytes / 8);
       CpuSet floor{static_cast<unsigned>(hn->cpus.first())};
       auto added = ledger.apply(AddVm{spec, floor});
       ASSERT_TRUE(added.ok()) << added.error().describe();

@@ -46,7 +46,8 @@ class StaticPolicy final : public Policy {
     auto pinned = pinnedSets(vms);
     std::vector<ShareInput> inputs;
     std::size_t i = 0;
-    for (const auto& [u, v] : vms) inputs.push_back(limitsOf(v, ceilingFor(v.spec, pinned[i++]), 1e9));
+    for (const auto& [u, v] : vms)
+      inputs.push_back(limitsOf(v, ceilingFor(v.spec, pinned[i++]), 1e9));
     auto shares = weightedMaxMinShares(supply, inputs);
     auto counts = roundShares(shares, inputs, supply);
     std::vector<PlacementWant> wants;
@@ -97,7 +98,8 @@ class DemandPolicy final : public Policy {
           if (b >= dp.minBusyFraction) busy += std::clamp(b, 0.0, 1.0);
         const double g = std::max(1.0, current);
         const double beyond = std::max(0.0, static_cast<double>(r.runnable) - g);
-        raw = busy + dp.runnableGain * beyond + dp.pressureGain * std::clamp(r.cpuPressureSome, 0.0, 100.0) * g;
+        raw = busy + dp.runnableGain * beyond +
+              dp.pressureGain * std::clamp(r.cpuPressureSome, 0.0, 100.0) * g;
       } else {
         raw = std::max<double>(current, v.spec.floor);  // no report yet: hold steady
       }
@@ -127,7 +129,8 @@ class DemandPolicy final : public Policy {
     const bool contended = wanted > supply + 1e-9;
     std::vector<ShareInput> inputs;
     std::size_t k = 0;
-    for (const auto& [u, v] : vms) inputs.push_back(limitsOf(v, ceiling[k], need[k] * (contended ? 1.0 : head[k]))), ++k;
+    for (const auto& [u, v] : vms)
+      inputs.push_back(limitsOf(v, ceiling[k], need[k] * (contended ? 1.0 : head[k]))), ++k;
     auto shares = weightedMaxMinShares(supply, inputs);
     if (!contended) {
       // Second round: what the needs leave goes by the average (shrink slowly).
@@ -216,7 +219,8 @@ class DemandPolicy final : public Policy {
     double tightestFf = 2;
     for (const auto& d : v.spec.virtioMem) {
       std::uint64_t req = 0;
-      if (auto it = v.memory.find(d.guestNode); it != v.memory.end()) req = it->second.requestedBytes;
+      if (auto it = v.memory.find(d.guestNode); it != v.memory.end())
+        req = it->second.requestedBytes;
       target[d.guestNode] = req;
       auto mit = r.memByGuestNode.find(d.guestNode);
       if (mit == r.memByGuestNode.end() || mit->second.totalBytes == 0) continue;
@@ -265,7 +269,8 @@ class DemandPolicy final : public Policy {
       }
       if (bytes == req) continue;
       auto changed = st.memChangedMs.find(g);
-      const bool cooling = changed != st.memChangedMs.end() && in.nowMs - changed->second < in.params.placement.cooldownMs;
+      const bool cooling = changed != st.memChangedMs.end() &&
+                           in.nowMs - changed->second < in.params.placement.cooldownMs;
       if (req != cur || cooling) {
         bytes = req;
         continue;
@@ -287,7 +292,8 @@ Result<std::unique_ptr<Policy>> makePolicy(std::string_view name) {
   if (name == "static") return std::unique_ptr<Policy>(std::make_unique<StaticPolicy>());
   std::string list;
   for (const auto& n : policyNames()) list += (list.empty() ? "" : ", ") + n;
-  return Error(Errc::kInvalidArgument, "unknown policy '" + std::string(name) + "' (known: " + list + ")");
+  return Error(Errc::kInvalidArgument,
+               "unknown policy '" + std::string(name) + "' (known: " + list + ")");
 }
 
 }  // namespace vnuma::broker

@@ -2,10 +2,9 @@
 
 #include <cmath>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "host-broker/policy/Policy.hpp"
 
@@ -32,40 +31,57 @@ std::string fmtNum(double v) {
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> f = {
-      {"tick_ms", Field::kInt, 10, 600000, false, [](const PolicyParams& p) { return double(p.tickMs); },
+      {"tick_ms", Field::kInt, 10, 600000, false,
+       [](const PolicyParams& p) { return double(p.tickMs); },
        [](PolicyParams& p, double v) { p.tickMs = std::int64_t(v); }},
-      {"demand.grow_alpha", Field::kDouble, 0, 1, true, [](const PolicyParams& p) { return p.demand.growAlpha; },
+      {"demand.grow_alpha", Field::kDouble, 0, 1, true,
+       [](const PolicyParams& p) { return p.demand.growAlpha; },
        [](PolicyParams& p, double v) { p.demand.growAlpha = v; }},
-      {"demand.shrink_alpha", Field::kDouble, 0, 1, true, [](const PolicyParams& p) { return p.demand.shrinkAlpha; },
+      {"demand.shrink_alpha", Field::kDouble, 0, 1, true,
+       [](const PolicyParams& p) { return p.demand.shrinkAlpha; },
        [](PolicyParams& p, double v) { p.demand.shrinkAlpha = v; }},
-      {"demand.runnable_gain", Field::kDouble, 0, 4, false, [](const PolicyParams& p) { return p.demand.runnableGain; },
+      {"demand.runnable_gain", Field::kDouble, 0, 4, false,
+       [](const PolicyParams& p) { return p.demand.runnableGain; },
        [](PolicyParams& p, double v) { p.demand.runnableGain = v; }},
-      {"demand.pressure_gain", Field::kDouble, 0, 1, false, [](const PolicyParams& p) { return p.demand.pressureGain; },
+      {"demand.pressure_gain", Field::kDouble, 0, 1, false,
+       [](const PolicyParams& p) { return p.demand.pressureGain; },
        [](PolicyParams& p, double v) { p.demand.pressureGain = v; }},
-      {"demand.headroom", Field::kDouble, 0, 2, false, [](const PolicyParams& p) { return p.demand.headroom; },
+      {"demand.headroom", Field::kDouble, 0, 2, false,
+       [](const PolicyParams& p) { return p.demand.headroom; },
        [](PolicyParams& p, double v) { p.demand.headroom = v; }},
       {"demand.min_busy_fraction", Field::kDouble, 0, 0.99, false,
-       [](const PolicyParams& p) { return p.demand.minBusyFraction; }, [](PolicyParams& p, double v) { p.demand.minBusyFraction = v; }},
-      {"placement.cooldown_ms", Field::kInt, 0, 3600000, false, [](const PolicyParams& p) { return double(p.placement.cooldownMs); },
+       [](const PolicyParams& p) { return p.demand.minBusyFraction; },
+       [](PolicyParams& p, double v) { p.demand.minBusyFraction = v; }},
+      {"placement.cooldown_ms", Field::kInt, 0, 3600000, false,
+       [](const PolicyParams& p) { return double(p.placement.cooldownMs); },
        [](PolicyParams& p, double v) { p.placement.cooldownMs = std::int64_t(v); }},
-      {"placement.move_budget", Field::kInt, 1, 65536, false, [](const PolicyParams& p) { return double(p.placement.moveBudget); },
+      {"placement.move_budget", Field::kInt, 1, 65536, false,
+       [](const PolicyParams& p) { return double(p.placement.moveBudget); },
        [](PolicyParams& p, double v) { p.placement.moveBudget = unsigned(v); }},
       {"placement.hysteresis_cpus", Field::kDouble, 0, 64, false,
-       [](const PolicyParams& p) { return p.placement.hysteresisCpus; }, [](PolicyParams& p, double v) { p.placement.hysteresisCpus = v; }},
-      {"placement.smt_together", Field::kBool, 0, 1, false, [](const PolicyParams& p) { return p.placement.smtTogether ? 1.0 : 0.0; },
+       [](const PolicyParams& p) { return p.placement.hysteresisCpus; },
+       [](PolicyParams& p, double v) { p.placement.hysteresisCpus = v; }},
+      {"placement.smt_together", Field::kBool, 0, 1, false,
+       [](const PolicyParams& p) { return p.placement.smtTogether ? 1.0 : 0.0; },
        [](PolicyParams& p, double v) { p.placement.smtTogether = v != 0; }},
-      {"placement.follow_memory", Field::kBool, 0, 1, false, [](const PolicyParams& p) { return p.placement.followMemory ? 1.0 : 0.0; },
+      {"placement.follow_memory", Field::kBool, 0, 1, false,
+       [](const PolicyParams& p) { return p.placement.followMemory ? 1.0 : 0.0; },
        [](PolicyParams& p, double v) { p.placement.followMemory = v != 0; }},
-      {"memory.enabled", Field::kBool, 0, 1, false, [](const PolicyParams& p) { return p.memory.enabled ? 1.0 : 0.0; },
+      {"memory.enabled", Field::kBool, 0, 1, false,
+       [](const PolicyParams& p) { return p.memory.enabled ? 1.0 : 0.0; },
        [](PolicyParams& p, double v) { p.memory.enabled = v != 0; }},
-      {"memory.step_mb", Field::kInt, 1, 1048576, false, [](const PolicyParams& p) { return double(p.memory.stepBytes >> 20); },
+      {"memory.step_mb", Field::kInt, 1, 1048576, false,
+       [](const PolicyParams& p) { return double(p.memory.stepBytes >> 20); },
        [](PolicyParams& p, double v) { p.memory.stepBytes = std::uint64_t(v) << 20; }},
-      {"memory.grow_pressure", Field::kDouble, 0, 100, false, [](const PolicyParams& p) { return p.memory.growPressure; },
+      {"memory.grow_pressure", Field::kDouble, 0, 100, false,
+       [](const PolicyParams& p) { return p.memory.growPressure; },
        [](PolicyParams& p, double v) { p.memory.growPressure = v; }},
       {"memory.shrink_free_fraction", Field::kDouble, 0, 1, false,
-       [](const PolicyParams& p) { return p.memory.shrinkFreeFraction; }, [](PolicyParams& p, double v) { p.memory.shrinkFreeFraction = v; }},
+       [](const PolicyParams& p) { return p.memory.shrinkFreeFraction; },
+       [](PolicyParams& p, double v) { p.memory.shrinkFreeFraction = v; }},
       {"memory.grow_free_fraction", Field::kDouble, 0, 1, false,
-       [](const PolicyParams& p) { return p.memory.growFreeFraction; }, [](PolicyParams& p, double v) { p.memory.growFreeFraction = v; }},
+       [](const PolicyParams& p) { return p.memory.growFreeFraction; },
+       [](PolicyParams& p, double v) { p.memory.growFreeFraction = v; }},
   };
   return f;
 }
@@ -77,7 +93,8 @@ std::string rangeText(const Field& f) {
 Result<void> checkRange(const Field& f, double v) {
   bool ok = std::isfinite(v) && (f.minExclusive ? v > f.min : v >= f.min) && v <= f.max;
   if (!ok)
-    return Error(Errc::kInvalidArgument, "policy: '" + std::string(f.key) + "' must be in " + rangeText(f) + ", got " + fmtNum(v));
+    return Error(Errc::kInvalidArgument, "policy: '" + std::string(f.key) + "' must be in " +
+                                             rangeText(f) + ", got " + fmtNum(v));
   return okResult();
 }
 
@@ -91,10 +108,12 @@ Result<void> PolicyParams::validate() const {
     known = known || n == name;
     list += (list.empty() ? "" : ", ") + n;
   }
-  if (!known) return Error(Errc::kInvalidArgument, "unknown policy '" + name + "' (known: " + list + ")");
+  if (!known)
+    return Error(Errc::kInvalidArgument, "unknown policy '" + name + "' (known: " + list + ")");
   for (const auto& f : fields()) VNUMA_TRY_VOID(checkRange(f, f.getNum(*this)));
   if (memory.growFreeFraction >= memory.shrinkFreeFraction)
-    return Error(Errc::kInvalidArgument, "policy: 'memory.grow_free_fraction' (" + fmtNum(memory.growFreeFraction) +
+    return Error(Errc::kInvalidArgument, "policy: 'memory.grow_free_fraction' (" +
+                                             fmtNum(memory.growFreeFraction) +
                                              ") must be below 'memory.shrink_free_fraction' (" +
                                              fmtNum(memory.shrinkFreeFraction) + ")");
   return okResult();
@@ -110,7 +129,8 @@ Result<PolicyParams> paramsFromConfig(const ConfigFile& file) {
     double v = 0;
     switch (f.kind) {
       case Field::kInt: {
-        auto r = file.getInt(key, std::int64_t(f.getNum(p)), std::int64_t(f.min), std::int64_t(f.max));
+        auto r =
+            file.getInt(key, std::int64_t(f.getNum(p)), std::int64_t(f.min), std::int64_t(f.max));
         if (!r) return r.error();
         v = double(*r);
         break;
@@ -121,7 +141,8 @@ Result<PolicyParams> paramsFromConfig(const ConfigFile& file) {
         v = *r;
         if (f.minExclusive && v <= f.min) {
           // ConfigFile ranges are inclusive; the exclusive bound is ours.
-          return Error(Errc::kInvalidArgument, file.source() + ": '" + key + "' must be in " + rangeText(f) + ", got " + fmtNum(v));
+          return Error(Errc::kInvalidArgument, file.source() + ": '" + key + "' must be in " +
+                                                   rangeText(f) + ", got " + fmtNum(v));
         }
         break;
       }
@@ -170,9 +191,12 @@ std::string paramsToJson(const PolicyParams& p) {
       key = key.substr(dot + 1);
     }
     double v = f.getNum(p);
-    if (f.kind == Field::kInt) (*at)[key] = std::int64_t(v);
-    else if (f.kind == Field::kBool) (*at)[key] = v != 0;
-    else (*at)[key] = v;
+    if (f.kind == Field::kInt)
+      (*at)[key] = std::int64_t(v);
+    else if (f.kind == Field::kBool)
+      (*at)[key] = v != 0;
+    else
+      (*at)[key] = v;
   }
   return j.dump();
 }
@@ -192,7 +216,7 @@ std::string paramsToToml(const PolicyParams& p) {
       section = sec;
     }
     double v = f.getNum(p);
-    std::string val = f.kind == Field::kBool ? (v != 0 ? "true" : "false")
+    std::string val = f.kind == Field::kBool  ? (v != 0 ? "true" : "false")
                       : f.kind == Field::kInt ? std::to_string(std::int64_t(v))
                                               : fmtNum(v);
     if (f.kind == Field::kDouble && val.find_first_of(".e") == std::string::npos) val += ".0";
@@ -218,7 +242,8 @@ Result<PolicyParams> paramsFromJson(std::string_view text) {
     if (sections.count(it.key())) {
       if (!it->is_object()) return bad("'" + it.key() + "' must be an object");
       for (auto in = it->begin(); in != it->end(); ++in)
-        if (!known.count(it.key() + "." + in.key())) return bad("unknown key '" + it.key() + "." + in.key() + "'");
+        if (!known.count(it.key() + "." + in.key()))
+          return bad("unknown key '" + it.key() + "." + in.key() + "'");
     } else if (!known.count(it.key())) {
       std::string list;
       for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;

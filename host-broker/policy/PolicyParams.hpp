@@ -26,12 +26,12 @@
 namespace vnuma::broker {
 
 struct DemandParams {
-  double growAlpha = 0.7;        // EWMA weight of a new sample when demand rises (0,1]
-  double shrinkAlpha = 0.15;     // EWMA weight when demand falls (0,1]; small = shrink slowly
-  double runnableGain = 0.5;     // CPUs of demand per runnable task beyond the grant [0,4]
-  double pressureGain = 0.02;    // CPUs of demand per percent of cpu pressure x grant [0,1]
-  double headroom = 0.1;         // extra fraction on top of demand [0,2]
-  double minBusyFraction = 0.05; // a vCPU below this busy fraction counts as idle [0,1)
+  double growAlpha = 0.7;         // EWMA weight of a new sample when demand rises (0,1]
+  double shrinkAlpha = 0.15;      // EWMA weight when demand falls (0,1]; small = shrink slowly
+  double runnableGain = 0.5;      // CPUs of demand per runnable task beyond the grant [0,4]
+  double pressureGain = 0.02;     // CPUs of demand per percent of cpu pressure x grant [0,1]
+  double headroom = 0.1;          // extra fraction on top of demand [0,2]
+  double minBusyFraction = 0.05;  // a vCPU below this busy fraction counts as idle [0,1)
 };
 
 struct PlacementParams {
@@ -51,8 +51,8 @@ struct MemoryParams {
 };
 
 struct PolicyParams {
-  std::string name = "demand";   // a registered policy (policyNames())
-  std::int64_t tickMs = 1000;    // decision period [10,600000]
+  std::string name = "demand";  // a registered policy (policyNames())
+  std::int64_t tickMs = 1000;   // decision period [10,600000]
   DemandParams demand;
   PlacementParams placement;
   MemoryParams memory;

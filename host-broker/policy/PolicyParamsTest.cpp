@@ -1,7 +1,6 @@
-#include "host-broker/policy/PolicyParams.hpp"
-
 #include <gtest/gtest.h>
 
+#include "host-broker/policy/PolicyParams.hpp"
 #include "host-broker/policy/TestSupport.hpp"
 
 namespace vnuma::broker {
@@ -10,13 +9,18 @@ namespace {
 // Every field, so a round trip that drops or mangles one is caught.
 bool sameParams(const PolicyParams& a, const PolicyParams& b) {
   return a.name == b.name && a.tickMs == b.tickMs && a.demand.growAlpha == b.demand.growAlpha &&
-         a.demand.shrinkAlpha == b.demand.shrinkAlpha && a.demand.runnableGain == b.demand.runnableGain &&
+         a.demand.shrinkAlpha == b.demand.shrinkAlpha &&
+         a.demand.runnableGain == b.demand.runnableGain &&
          a.demand.pressureGain == b.demand.pressureGain && a.demand.headroom == b.demand.headroom &&
-         a.demand.minBusyFraction == b.demand.minBusyFraction && a.placement.cooldownMs == b.placement.cooldownMs &&
-         a.placement.moveBudget == b.placement.moveBudget && a.placement.hysteresisCpus == b.placement.hysteresisCpus &&
-         a.placement.smtTogether == b.placement.smtTogether && a.placement.followMemory == b.placement.followMemory &&
+         a.demand.minBusyFraction == b.demand.minBusyFraction &&
+         a.placement.cooldownMs == b.placement.cooldownMs &&
+         a.placement.moveBudget == b.placement.moveBudget &&
+         a.placement.hysteresisCpus == b.placement.hysteresisCpus &&
+         a.placement.smtTogether == b.placement.smtTogether &&
+         a.placement.followMemory == b.placement.followMemory &&
          a.memory.enabled == b.memory.enabled && a.memory.stepBytes == b.memory.stepBytes &&
-         a.memory.growPressure == b.memory.growPressure && a.memory.shrinkFreeFraction == b.memory.shrinkFreeFraction &&
+         a.memory.growPressure == b.memory.growPressure &&
+         a.memory.shrinkFreeFraction == b.memory.shrinkFreeFraction &&
          a.memory.growFreeFraction == b.memory.growFreeFraction;
 }
 
@@ -62,7 +66,8 @@ TEST(PolicyParams, LoadsAFileAnAdminCarriesBetweenHosts) {
   EXPECT_TRUE(sameParams(*ok, nonDefault()));
   auto missing = loadPolicyFile(dir.path() + "/nope.toml");
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.error().describe().find(dir.path() + "/nope.toml"), std::string::npos) << missing.error().describe();
+  EXPECT_NE(missing.error().describe().find(dir.path() + "/nope.toml"), std::string::npos)
+      << missing.error().describe();
 }
 
 struct BadCase {
@@ -74,20 +79,25 @@ struct BadCase {
 TEST(PolicyParams, BadTomlIsRefusedWithFileLineAndKey) {
   const BadCase cases[] = {
       {"unknown key, with the known ones as a hint", "[policy.demand]\ngrow = 0.5\n",
-       "p.toml:2:1: unknown key 'policy.demand.grow' (known in [policy.demand]: grow_alpha, headroom, "
+       "p.toml:2:1: unknown key 'policy.demand.grow' (known in [policy.demand]: grow_alpha, "
+       "headroom, "
        "min_busy_fraction, pressure_gain, runnable_gain, shrink_alpha)"},
       {"unknown section", "[policy.cpu]\nx = 1\n",
-       "p.toml:1:9: unknown key 'policy.cpu' (known in [policy]: demand, memory, name, placement, tick_ms)"},
+       "p.toml:1:9: unknown key 'policy.cpu' (known in [policy]: demand, memory, name, placement, "
+       "tick_ms)"},
       {"out of range", "[policy.demand]\ngrow_alpha = 1.5\n",
        "p.toml:2:14: policy.demand.grow_alpha: expected number in [0, 1], got 1.5"},
       {"an exclusive lower bound", "[policy.demand]\nshrink_alpha = 0.0\n",
        "p.toml: 'policy.demand.shrink_alpha' must be in (0, 1], got 0"},
-      {"wrong type", "[policy]\ntick_ms = \"1000\"\n", "p.toml:2:11: policy.tick_ms: expected integer in [10, 600000], got string \"1000\""},
+      {"wrong type", "[policy]\ntick_ms = \"1000\"\n",
+       "p.toml:2:11: policy.tick_ms: expected integer in [10, 600000], got string \"1000\""},
       {"unknown policy name", "[policy]\nname = \"fast\"\n",
        "p.toml:2:8: policy.name: expected one of [demand, static], got \"fast\""},
       {"thresholds in the wrong order", "[policy.memory]\ngrow_free_fraction = 0.5\n",
-       "p.toml: policy: 'memory.grow_free_fraction' (0.5) must be below 'memory.shrink_free_fraction' (0.3)"},
-      {"not TOML", "[policy\n", "p.toml:1:8: Error while parsing table header: expected ']', saw '\\n'"},
+       "p.toml: policy: 'memory.grow_free_fraction' (0.5) must be below "
+       "'memory.shrink_free_fraction' (0.3)"},
+      {"not TOML", "[policy\n",
+       "p.toml:1:8: Error while parsing table header: expected ']', saw '\\n'"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.description);
@@ -103,17 +113,26 @@ TEST(PolicyParams, BadJsonIsRefusedNamingTheKey) {
       {"not JSON", "{", "policy: body is not valid JSON"},
       {"not an object", "[1]", "policy: expected a JSON object"},
       {"unknown top-level key", R"({"tick":5})",
-       "policy: unknown key 'tick' (known: demand.grow_alpha, demand.headroom, demand.min_busy_fraction, "
-       "demand.pressure_gain, demand.runnable_gain, demand.shrink_alpha, memory.enabled, memory.grow_free_fraction, "
-       "memory.grow_pressure, memory.shrink_free_fraction, memory.step_mb, name, placement.cooldown_ms, "
-       "placement.follow_memory, placement.hysteresis_cpus, placement.move_budget, placement.smt_together, tick_ms)"},
+       "policy: unknown key 'tick' (known: demand.grow_alpha, demand.headroom, "
+       "demand.min_busy_fraction, "
+       "demand.pressure_gain, demand.runnable_gain, demand.shrink_alpha, memory.enabled, "
+       "memory.grow_free_fraction, "
+       "memory.grow_pressure, memory.shrink_free_fraction, memory.step_mb, name, "
+       "placement.cooldown_ms, "
+       "placement.follow_memory, placement.hysteresis_cpus, placement.move_budget, "
+       "placement.smt_together, tick_ms)"},
       {"unknown nested key", R"({"demand":{"grow":1}})", "policy: unknown key 'demand.grow'"},
-      {"a section that is not an object", R"({"memory":true})", "policy: 'memory' must be an object"},
+      {"a section that is not an object", R"({"memory":true})",
+       "policy: 'memory' must be an object"},
       {"integer expected", R"({"tick_ms":1.5})", "policy: 'tick_ms' must be an integer"},
-      {"number expected", R"({"demand":{"headroom":"lots"}})", "policy: 'demand.headroom' must be a number"},
-      {"boolean expected", R"({"placement":{"smt_together":1}})", "policy: 'placement.smt_together' must be true or false"},
-      {"out of range", R"({"demand":{"grow_alpha":1.5}})", "policy: 'demand.grow_alpha' must be in (0, 1], got 1.5"},
-      {"unknown policy name", R"({"name":"fast"})", "unknown policy 'fast' (known: demand, static)"},
+      {"number expected", R"({"demand":{"headroom":"lots"}})",
+       "policy: 'demand.headroom' must be a number"},
+      {"boolean expected", R"({"placement":{"smt_together":1}})",
+       "policy: 'placement.smt_together' must be true or false"},
+      {"out of range", R"({"demand":{"grow_alpha":1.5}})",
+       "policy: 'demand.grow_alpha' must be in (0, 1], got 1.5"},
+      {"unknown policy name", R"({"name":"fast"})",
+       "unknown policy 'fast' (known: demand, static)"},
       {"name must be a string", R"({"name":1})", "policy: 'name' must be a string"},
   };
   for (const auto& c : cases) {

@@ -17,7 +17,8 @@ namespace {
 using testing::fullVnumaVm;
 
 // Real machines for every fourth seed; the others are random literal hosts.
-const char* const kDumps[] = {"16amd64-8n2c-cpusets", "fakeheterocpunuma", "32intel64-2p8co2t+8ve", "nvidiagpunumanodes"};
+const char* const kDumps[] = {"16amd64-8n2c-cpusets", "fakeheterocpunuma", "32intel64-2p8co2t+8ve",
+                              "nvidiagpunumanodes"};
 
 HostModel randomHost(std::mt19937& rng, unsigned seed) {
   if (seed % 4 == 0) return testing::sysfsHost(kDumps[(seed / 4) % std::size(kDumps)]);
@@ -53,7 +54,8 @@ void expectNoOverlap(const Ledger& ledger, const Guests& guests, const std::stri
   for (const auto& [u, set] : guests) {
     ASSERT_FALSE(set.intersects(used)) << where << ": two guests run on " << (set & used).toList();
     used |= set;
-    ASSERT_TRUE(set.isSubsetOf(ledger.vm(u)->held())) << where << ": " << u << " runs on pCPUs it does not hold";
+    ASSERT_TRUE(set.isSubsetOf(ledger.vm(u)->held()))
+        << where << ": " << u << " runs on pCPUs it does not hold";
   }
   CpuSet held;
   for (const auto& [u, v] : ledger.vms()) {
@@ -74,20 +76,26 @@ void checkPlan(const Ledger& ledger, const Plan& plan, const std::string& where,
     auto it = plan.targets.find(u);
     ASSERT_NE(it, plan.targets.end()) << where << ": no target for " << v.spec.name;
     const auto& t = it->second.pcpus;
-    ASSERT_TRUE(v.floorPcpus.isSubsetOf(t)) << where << ": " << v.spec.name << " target " << t.toList()
-                                            << " drops floor " << v.floorPcpus.toList();
-    ASSERT_LE(t.count(), v.spec.effectiveCeiling()) << where << ": " << v.spec.name << " above its ceiling";
-    ASSERT_TRUE(t.isSubsetOf(grantable)) << where << ": " << v.spec.name << " targets a reserved pCPU";
-    ASSERT_FALSE(t.intersects(targeted)) << where << ": " << (t & targeted).toList() << " targeted twice";
+    ASSERT_TRUE(v.floorPcpus.isSubsetOf(t))
+        << where << ": " << v.spec.name << " target " << t.toList() << " drops floor "
+        << v.floorPcpus.toList();
+    ASSERT_LE(t.count(), v.spec.effectiveCeiling())
+        << where << ": " << v.spec.name << " above its ceiling";
+    ASSERT_TRUE(t.isSubsetOf(grantable))
+        << where << ": " << v.spec.name << " targets a reserved pCPU";
+    ASSERT_FALSE(t.intersects(targeted))
+        << where << ": " << (t & targeted).toList() << " targeted twice";
     targeted |= t;
     const double ceiling = v.spec.effectiveCeiling();
-    wanted += plan.policy == "static" ? ceiling : std::clamp(it->second.demand, double(v.spec.floor), ceiling);
+    wanted += plan.policy == "static"
+                  ? ceiling
+                  : std::clamp(it->second.demand, double(v.spec.floor), ceiling);
   }
   // Work-conserving: when the VMs want more than there is, nothing is left unplanned.
   contended = wanted > static_cast<double>(grantable.count()) + 1e-6;
   if (contended) {
-    ASSERT_EQ(targeted, grantable) << where << ": wanted " << wanted << " but " << (grantable - targeted).toList()
-                                   << " left out";
+    ASSERT_EQ(targeted, grantable) << where << ": wanted " << wanted << " but "
+                                   << (grantable - targeted).toList() << " left out";
   }
 }
 
@@ -97,7 +105,8 @@ TEST(PolicyProperty, RandomSeedsKeepLimitsNeverOverlapAndConserveWork) {
     std::mt19937 rng(seed);
     const HostModel host = randomHost(rng, seed);
     const PolicyParams params = randomParams(rng);
-    const std::string seedText = "seed " + std::to_string(seed) + " (" + params.name + ", " + describeHost(host) + ")";
+    const std::string seedText =
+        "seed " + std::to_string(seed) + " (" + params.name + ", " + describeHost(host) + ")";
     auto ledger = Ledger::create(host).value();
     auto policy = makePolicy(params.name).value();
     const unsigned supply = static_cast<unsigned>(host.grantable().count());
@@ -109,11 +118,15 @@ TEST(PolicyProperty, RandomSeedsKeepLimitsNeverOverlapAndConserveWork) {
       const unsigned floor = std::uniform_int_distribution<unsigned>(1, 3)(rng);
       if (floors + floor > supply) break;
       floors += floor;
-      const unsigned ceiling = std::bernoulli_distribution(0.5)(rng) ? 0 : floor + std::uniform_int_distribution<unsigned>(0, 8)(rng);
+      const unsigned ceiling = std::bernoulli_distribution(0.5)(rng)
+                                   ? 0
+                                   : floor + std::uniform_int_distribution<unsigned>(0, 8)(rng);
       const double weight = std::uniform_real_distribution<double>(0.25, 4)(rng);
       auto spec = fullVnumaVm(host, "vm" + std::to_string(i), floor, ceiling, weight, 0, 0);
       for (const auto& node : host.nodes)  // some boot memory on nodes that have memory
-        if (node.memBytes >= kGiB) spec.bootMemBytes[node.id] = std::uniform_int_distribution<unsigned>(0, 4)(rng) * 16 * kMiB;
+        if (node.memBytes >= kGiB)
+          spec.bootMemBytes[node.id] =
+              std::uniform_int_distribution<unsigned>(0, 4)(rng) * 16 * kMiB;
       auto added = ledger.apply(AddVm{spec, {}});
       ASSERT_TRUE(added.ok()) << seedText << ": " << added.error().describe();
       vms.push_back(spec.uuid);
@@ -126,7 +139,8 @@ TEST(PolicyProperty, RandomSeedsKeepLimitsNeverOverlapAndConserveWork) {
     auto sendAndMaybeAck = [&](const Plan& plan, double ackProbability, const std::string& where) {
       for (const auto& e : planSteps(ledger, plan).edits) {
         auto r = ledger.apply(e);
-        ASSERT_TRUE(r.ok()) << where << ": the executor produced a refused edit: " << r.error().describe();
+        ASSERT_TRUE(r.ok()) << where
+                            << ": the executor produced a refused edit: " << r.error().describe();
         if (const auto* g = std::get_if<SendGrant>(&e)) {
           guests[g->vm] = g->target;
           unacked.insert(g->vm);
@@ -146,9 +160,11 @@ TEST(PolicyProperty, RandomSeedsKeepLimitsNeverOverlapAndConserveWork) {
       for (const auto& u : vms) {
         // Bursty: mostly idle or busy, now and then changing; sometimes no report this tick.
         if (tick == 0 || std::bernoulli_distribution(0.3)(rng))
-          demand[u] = std::bernoulli_distribution(0.5)(rng) ? std::uniform_real_distribution<double>(0, 1.5)(rng)
-                                                            : std::uniform_real_distribution<double>(1, supply)(rng);
-        if (std::bernoulli_distribution(0.9)(rng)) reports[u] = testing::reportFor(guests[u], demand[u]);
+          demand[u] = std::bernoulli_distribution(0.5)(rng)
+                          ? std::uniform_real_distribution<double>(0, 1.5)(rng)
+                          : std::uniform_real_distribution<double>(1, supply)(rng);
+        if (std::bernoulli_distribution(0.9)(rng))
+          reports[u] = testing::reportFor(guests[u], demand[u]);
       }
       Plan plan = policy->decide(PolicyInput{ledger, reports, params, tick * params.tickMs});
       bool contended = false;

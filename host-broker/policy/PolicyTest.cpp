@@ -1,10 +1,9 @@
-#include "host-broker/policy/Policy.hpp"
-
 #include <gtest/gtest.h>
 
 #include <functional>
 
 #include "host-broker/ledger/TestSupport.hpp"
+#include "host-broker/policy/Policy.hpp"
 #include "host-broker/policy/TestSupport.hpp"
 
 namespace vnuma::broker {
@@ -62,13 +61,15 @@ TEST(PolicyRegistry, KnownNamesAndExactErrorForUnknownOnes) {
     const char* description;
     const char* name;
   };
-  for (const auto& c : {Bad{"a typo", "dmand"}, Bad{"empty", ""}, Bad{"names are case-sensitive", "Static"},
-                        Bad{"the simulator's unmanaged model is not a policy", "unmanaged"}}) {
+  for (const auto& c :
+       {Bad{"a typo", "dmand"}, Bad{"empty", ""}, Bad{"names are case-sensitive", "Static"},
+        Bad{"the simulator's unmanaged model is not a policy", "unmanaged"}}) {
     SCOPED_TRACE(c.description);
     auto p = makePolicy(c.name);
     ASSERT_FALSE(p.ok());
     EXPECT_EQ(p.error().code(), Errc::kInvalidArgument);
-    EXPECT_EQ(p.error().message(), "unknown policy '" + std::string(c.name) + "' (known: demand, static)");
+    EXPECT_EQ(p.error().message(),
+              "unknown policy '" + std::string(c.name) + "' (known: demand, static)");
   }
 }
 
@@ -287,7 +288,8 @@ TEST(DemandPolicy, VoluntaryShrinkKeepsAtMostHysteresisCpusAboveTheShare) {
 // One VM per node, memory on that node, weights by node size and every VM wanting its node:
 // each ends up holding exactly its memory node's pCPUs.
 TEST(DemandPolicy, RealSysfsDumpsEveryVmEndsOnItsMemoryNode) {
-  for (const char* dump : {"32intel64-2p8co2t+8ve", "128arm-2pa2n8cluster4co", "64amd64-4s2n4ca2co", "16amd64-8n2c-cpusets"}) {
+  for (const char* dump : {"32intel64-2p8co2t+8ve", "128arm-2pa2n8cluster4co", "64amd64-4s2n4ca2co",
+                           "16amd64-8n2c-cpusets"}) {
     SCOPED_TRACE(dump);
     const HostModel& host = testing::sysfsHost(dump);
     Rig rig(host);
@@ -302,7 +304,8 @@ TEST(DemandPolicy, RealSysfsDumpsEveryVmEndsOnItsMemoryNode) {
       demand[name] = static_cast<double>(n.cpus.count());
     }
     for (int i = 0; i < 10; ++i) rig.tick(demand);
-    for (const auto& n : host.nodes) EXPECT_EQ(rig.set("node" + std::to_string(n.id)), n.cpus) << "node " << n.id;
+    for (const auto& n : host.nodes)
+      EXPECT_EQ(rig.set("node" + std::to_string(n.id)), n.cpus) << "node " << n.id;
   }
 }
 
@@ -310,34 +313,60 @@ TEST(DemandPolicy, RealSysfsDumpsEveryVmEndsOnItsMemoryNode) {
 
 struct MemCase {
   const char* description;
-  double pressure;                               // memory PSI some, percent
-  std::map<unsigned, double> freeFraction;       // guest node (= host node) -> guest free / total
-  std::map<unsigned, std::uint64_t> expectMiB;   // guest node -> requested; empty: no targets
+  double pressure;                              // memory PSI some, percent
+  std::map<unsigned, double> freeFraction;      // guest node (= host node) -> guest free / total
+  std::map<unsigned, std::uint64_t> expectMiB;  // guest node -> requested; empty: no targets
   std::function<void(PolicyParams&)> tweak = [](PolicyParams&) {};
-  std::uint64_t requestedMiB = 1024;             // on every node before the tick
+  std::uint64_t requestedMiB = 1024;  // on every node before the tick
   bool virtioMem = true;
 };
 
 // a holds pCPUs on node 0 only; 1 GiB boot + `requestedMiB` virtio-mem (max 4 GiB) per node.
 TEST(DemandPolicy, MemoryFollowsPressureAndFreeMemoryWithinLimits) {
   const std::vector<MemCase> cases = {
-      {"pressure with no node low grows the node with the least free, on the host node with its CPUs", 20,
-       {{0, 0.5}, {1, 0.4}}, {{0, 1280}, {1, 1024}}},
-      {"pressure with follow_memory off grows the node with the least free itself", 20, {{0, 0.5}, {1, 0.4}},
-       {{0, 1024}, {1, 1280}}, [](PolicyParams& p) { p.placement.followMemory = false; }},
+      {"pressure with no node low grows the node with the least free, on the host node with its "
+       "CPUs",
+       20,
+       {{0, 0.5}, {1, 0.4}},
+       {{0, 1280}, {1, 1024}}},
+      {"pressure with follow_memory off grows the node with the least free itself",
+       20,
+       {{0, 0.5}, {1, 0.4}},
+       {{0, 1024}, {1, 1280}},
+       [](PolicyParams& p) { p.placement.followMemory = false; }},
       {"little free memory on a node grows it", 0, {{0, 0.05}, {1, 0.2}}, {{0, 1280}, {1, 1024}}},
-      {"much free memory shrinks by at most a step", 0, {{0, 0.9}, {1, 0.2}}, {{0, 768}, {1, 1024}}},
-      {"a shrink gives back only the free memory above the middle of the thresholds", 0, {{0, 0.35}, {1, 0.2}},
+      {"much free memory shrinks by at most a step",
+       0,
+       {{0, 0.9}, {1, 0.2}},
+       {{0, 768}, {1, 1024}}},
+      {"a shrink gives back only the free memory above the middle of the thresholds",
+       0,
+       {{0, 0.35}, {1, 0.2}},
        {{0, 716}, {1, 1024}},
        [](PolicyParams& p) { p.memory.stepBytes = 1024 * kMiB; }},
       {"between the thresholds nothing changes", 5, {{0, 0.2}, {1, 0.2}}, {{0, 1024}, {1, 1024}}},
-      {"growth stops at the device size", 20, {{0, 0.5}, {1, 0.5}}, {{0, 4096}, {1, 4000}},
-       [](PolicyParams&) {}, 4000},
-      {"requests are multiples of the device block", 0, {{0, 0.05}, {1, 0.2}}, {{0, 1026}, {1, 1024}},
+      {"growth stops at the device size",
+       20,
+       {{0, 0.5}, {1, 0.5}},
+       {{0, 4096}, {1, 4000}},
+       [](PolicyParams&) {},
+       4000},
+      {"requests are multiples of the device block",
+       0,
+       {{0, 0.05}, {1, 0.2}},
+       {{0, 1026}, {1, 1024}},
        [](PolicyParams& p) { p.memory.stepBytes = 3 * kMiB; }},
-      {"memory.enabled = false: no memory targets", 20, {{0, 0.05}, {1, 0.05}}, {},
+      {"memory.enabled = false: no memory targets",
+       20,
+       {{0, 0.05}, {1, 0.05}},
+       {},
        [](PolicyParams& p) { p.memory.enabled = false; }},
-      {"a VM without virtio-mem gets no memory targets", 20, {{0, 0.05}, {1, 0.05}}, {}, [](PolicyParams&) {}, 0,
+      {"a VM without virtio-mem gets no memory targets",
+       20,
+       {{0, 0.05}, {1, 0.05}},
+       {},
+       [](PolicyParams&) {},
+       0,
        false},
   };
   for (const auto& c : cases) {
@@ -345,7 +374,8 @@ TEST(DemandPolicy, MemoryFollowsPressureAndFreeMemoryWithinLimits) {
     Rig rig(host16());
     rig.params.demand.headroom = 0;  // a demand of 2 is a share of 2: the CPUs stay as they are
     c.tweak(rig.params);
-    auto spec = fullVnumaVm(rig.ledger.host(), "a", 2, 0, 1.0, 1 * kGiB, c.virtioMem ? 4 * kGiB : 0);
+    auto spec =
+        fullVnumaVm(rig.ledger.host(), "a", 2, 0, 1.0, 1 * kGiB, c.virtioMem ? 4 * kGiB : 0);
     auto a = rig.add(spec, CpuSet{0, 1});
     ASSERT_TRUE(rig.ledger.apply(SendGrant{a, CpuSet{0, 1}, 1}).ok());
     ASSERT_TRUE(rig.ledger.apply(AckGeneration{a, 1}).ok());
@@ -358,7 +388,8 @@ TEST(DemandPolicy, MemoryFollowsPressureAndFreeMemoryWithinLimits) {
       }
       NodeMemReport m;
       m.totalBytes = 1 * kGiB + (c.virtioMem ? c.requestedMiB * kMiB : 0);
-      m.freeBytes = m.availableBytes = static_cast<std::uint64_t>(c.freeFraction.at(node) * static_cast<double>(m.totalBytes));
+      m.freeBytes = m.availableBytes =
+          static_cast<std::uint64_t>(c.freeFraction.at(node) * static_cast<double>(m.totalBytes));
       m.virtioPluggedBytes = c.virtioMem ? c.requestedMiB * kMiB : 0;
       r.memByGuestNode[node] = m;
     }

@@ -10,12 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/topo/Topology.hpp"
 #include "host-broker/ledger/Ledger.hpp"
@@ -35,7 +34,8 @@ class TempDir {
   TempDir() {
     namespace fs = std::filesystem;
     std::error_code ec;
-    fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+    fs::path base =
+        fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
     std::string tmpl = (base / "vnuma-policy-XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
@@ -97,7 +97,8 @@ inline VmReport reportFor(const CpuSet& granted, double demand) {
   const double used = std::min(g, demand);
   for (unsigned p : granted.ids()) r.vcpuBusy[p] = g > 0 ? used / g : 0;
   r.appliedPcpus = granted;
-  r.runnable = static_cast<unsigned>(std::ceil(std::max(0.0, demand) - 1e-9));  // tests pass negative demand too
+  r.runnable = static_cast<unsigned>(
+      std::ceil(std::max(0.0, demand) - 1e-9));  // tests pass negative demand too
   r.cpuPressureSome = demand > g && demand > 0 ? 100.0 * (demand - g) / demand : 0;
   return r;
 }

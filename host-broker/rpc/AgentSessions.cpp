@@ -11,7 +11,8 @@ namespace vnuma::broker::rpc {
 namespace {
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -33,7 +34,8 @@ Result<AgentKeyRing> AgentKeyRing::load(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    return Error(Errc::kNotFound, "agent key directory " + dir + " does not exist (agents.key_dir)");
+    return Error(Errc::kNotFound,
+                 "agent key directory " + dir + " does not exist (agents.key_dir)");
   std::vector<fs::path> files;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->path().extension() == ".pub") files.push_back(it->path());
@@ -44,11 +46,13 @@ Result<AgentKeyRing> AgentKeyRing::load(const std::string& dir) {
   for (const auto& f : files) {
     std::string uuid = f.stem().string();
     if (!isUuid(uuid))
-      return Error(Errc::kInvalidArgument,
-                   "agent key " + f.string() + ": file name must be <vm-uuid>.pub, '" + uuid + "' is not a uuid");
+      return Error(Errc::kInvalidArgument, "agent key " + f.string() +
+                                               ": file name must be <vm-uuid>.pub, '" + uuid +
+                                               "' is not a uuid");
     auto key = transport::loadCurvePublicKey(f.string());
     if (!key) return std::move(key).error().context("agent key " + f.string());
-    if (auto r = ring.add(*key, uuid); !r) return std::move(r).error().context("agent key " + f.string());
+    if (auto r = ring.add(*key, uuid); !r)
+      return std::move(r).error().context("agent key " + f.string());
   }
   return ring;
 }
@@ -70,7 +74,8 @@ std::optional<std::string> AgentKeyRing::vmOfKey(const std::string& publicKey) c
   return it->second;
 }
 
-AgentServer::AgentServer(AgentServerOptions opts, AgentKeyRing keys) : opts_(std::move(opts)), keys_(std::move(keys)) {
+AgentServer::AgentServer(AgentServerOptions opts, AgentKeyRing keys)
+    : opts_(std::move(opts)), keys_(std::move(keys)) {
   // Session ids differ across broker starts so a reconnecting agent's stale id never matches.
   nextSession_ = (opts_.epoch << 20) + 1;
 }
@@ -88,7 +93,8 @@ Result<std::unique_ptr<AgentServer>> AgentServer::bind(AgentServerOptions opts, 
   };
   so.maxMessageBytes = transport::kMaxAgentMessageBytes;
   auto server = transport::Server::bind(std::move(so));
-  if (!server) return std::move(server).error().context("binding the agent endpoint " + self->opts_.endpoint);
+  if (!server)
+    return std::move(server).error().context("binding the agent endpoint " + self->opts_.endpoint);
   self->server_ = std::move(server).value();
   return self;
 }
@@ -107,7 +113,8 @@ std::vector<AgentMessage> AgentServer::drain(std::int64_t nowMs) {
   return out;
 }
 
-void AgentServer::handleFrame(const transport::Incoming& in, std::int64_t nowMs, std::vector<AgentMessage>& out) {
+void AgentServer::handleFrame(const transport::Incoming& in, std::int64_t nowMs,
+                              std::vector<AgentMessage>& out) {
   ++stats_.received;
   auto vmOfKey = keys_.vmOfKey(in.clientKey);
   if (!vmOfKey) {
@@ -121,8 +128,11 @@ void AgentServer::handleFrame(const transport::Incoming& in, std::int64_t nowMs,
   auto env = codec::decodeEnvelope(in.payload);
   if (!env) {
     ++stats_.malformed;
-    opts_.log->warn("malformed agent message vm={} bytes={} error={}", vm, in.payload.size(), env.error().describe());
-    replyError(in.peer, env.error().code() == Errc::kUnsupportedVersion ? proto::Error::VERSION : proto::Error::MALFORMED,
+    opts_.log->warn("malformed agent message vm={} bytes={} error={}", vm, in.payload.size(),
+                    env.error().describe());
+    replyError(in.peer,
+               env.error().code() == Errc::kUnsupportedVersion ? proto::Error::VERSION
+                                                               : proto::Error::MALFORMED,
                env.error().describe(), 0);
     return;
   }
@@ -149,8 +159,8 @@ void AgentServer::handleFrame(const transport::Incoming& in, std::int64_t nowMs,
   auto it = sessions_.find(vm);
   if (it == sessions_.end() || it->second.id != e.session_id() || it->second.peer != in.peer) {
     ++stats_.noSession;
-    opts_.log->info("agent message without a live session vm={} body={} session={}", vm, codec::bodyName(e),
-                    e.session_id());
+    opts_.log->info("agent message without a live session vm={} body={} session={}", vm,
+                    codec::bodyName(e), e.session_id());
     replyError(in.peer, proto::Error::NO_SESSION, "no live session: send Hello", e.seq());
     return;
   }
@@ -171,14 +181,15 @@ void AgentServer::handleFrame(const transport::Incoming& in, std::int64_t nowMs,
   if (e.has_welcome() || e.has_grant()) {
     ++stats_.malformed;
     opts_.log->warn("agent sent a broker-only message vm={} body={}", vm, codec::bodyName(e));
-    replyError(in.peer, proto::Error::BAD_REQUEST, std::string("agents do not send ") + codec::bodyName(e), e.seq());
+    replyError(in.peer, proto::Error::BAD_REQUEST,
+               std::string("agents do not send ") + codec::bodyName(e), e.seq());
     return;
   }
   out.push_back(AgentMessage{vm, std::move(e)});
 }
 
-Result<void> AgentServer::sendRaw(const std::string& peer, std::uint64_t sessionId, std::uint64_t seq,
-                                  proto::Envelope env) {
+Result<void> AgentServer::sendRaw(const std::string& peer, std::uint64_t sessionId,
+                                  std::uint64_t seq, proto::Envelope env) {
   env.set_version(kProtocolVersion);
   env.set_seq(seq);
   env.set_session_id(sessionId);
@@ -191,8 +202,8 @@ Result<void> AgentServer::sendRaw(const std::string& peer, std::uint64_t session
   return okResult();
 }
 
-void AgentServer::replyError(const std::string& peer, proto::Error::Code code, const std::string& message,
-                             std::uint64_t refSeq) {
+void AgentServer::replyError(const std::string& peer, proto::Error::Code code,
+                             const std::string& message, std::uint64_t refSeq) {
   proto::Envelope env;
   auto* err = env.mutable_error();
   err->set_code(code);
@@ -219,8 +230,8 @@ Result<void> AgentServer::sendGrant(const std::string& vm, const proto::Grant& g
   return sendRaw(it->second.peer, it->second.id, ++it->second.sendSeq, std::move(env));
 }
 
-Result<void> AgentServer::sendError(const std::string& vm, proto::Error::Code code, const std::string& message,
-                                    std::uint64_t refSeq) {
+Result<void> AgentServer::sendError(const std::string& vm, proto::Error::Code code,
+                                    const std::string& message, std::uint64_t refSeq) {
   auto it = sessions_.find(vm);
   if (it == sessions_.end()) return Error(Errc::kNotFound, "no session for vm " + vm);
   proto::Envelope env;

@@ -54,7 +54,7 @@ class AgentKeyRing {
 
 // An accepted agent message, with the VM it came from (bound through its key).
 struct AgentMessage {
-  std::string vm;           // uuid, lowercase
+  std::string vm;  // uuid, lowercase
   proto::Envelope envelope;
 };
 
@@ -66,14 +66,14 @@ struct AgentServerStats {
   std::uint64_t duplicates = 0;
   std::uint64_t sent = 0;
   std::uint64_t sendFailures = 0;
-  std::uint64_t refusedKeys = 0;   // CURVE handshakes refused (unknown key)
+  std::uint64_t refusedKeys = 0;  // CURVE handshakes refused (unknown key)
 };
 
 struct AgentServerOptions {
-  std::string endpoint;              // tcp://127.0.0.1:5600 (port 0: pick one, see boundEndpoint)
-  std::string brokerSecretKey;       // Z85
-  std::uint64_t epoch = 0;           // broker start id; session ids are derived from it
-  Logger log;                        // "broker.rpc"
+  std::string endpoint;         // tcp://127.0.0.1:5600 (port 0: pick one, see boundEndpoint)
+  std::string brokerSecretKey;  // Z85
+  std::uint64_t epoch = 0;      // broker start id; session ids are derived from it
+  Logger log;                   // "broker.rpc"
 };
 
 class AgentServer {
@@ -112,7 +112,8 @@ class AgentServer {
     std::int64_t lastSeenMs = 0;
   };
   AgentServer(AgentServerOptions opts, AgentKeyRing keys);
-  void handleFrame(const transport::Incoming& in, std::int64_t nowMs, std::vector<AgentMessage>& out);
+  void handleFrame(const transport::Incoming& in, std::int64_t nowMs,
+                   std::vector<AgentMessage>& out);
   Result<void> sendRaw(const std::string& peer, std::uint64_t sessionId, std::uint64_t seq,
                        proto::Envelope env);
   void replyError(const std::string& peer, proto::Error::Code code, const std::string& message,

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 namespace vnuma::broker::sim {
@@ -22,13 +21,16 @@ std::string pad(const std::string& s, std::size_t w, bool right = true) {
 
 }  // namespace
 
-std::string renderTable(const Scenario& sc, const std::vector<PolicyResult>& results, std::size_t maxVmRows) {
-  std::string out = "scenario " + sc.name + ": " + describeHost(sc.host) + ", " + std::to_string(sc.vms.size()) +
-                    " VMs, " + fmt("%.0f", sc.durationS) + " s\n";
-  const std::vector<std::string> head = {"policy", "unmet_cpu_s", "idle_wanted_cpu_s", "overlaps", "handoffs",
-                                         "jain", "min_sat", "mean_sat", "p99_decide_us"};
+std::string renderTable(const Scenario& sc, const std::vector<PolicyResult>& results,
+                        std::size_t maxVmRows) {
+  std::string out = "scenario " + sc.name + ": " + describeHost(sc.host) + ", " +
+                    std::to_string(sc.vms.size()) + " VMs, " + fmt("%.0f", sc.durationS) + " s\n";
+  const std::vector<std::string> head = {"policy",   "unmet_cpu_s", "idle_wanted_cpu_s",
+                                         "overlaps", "handoffs",    "jain",
+                                         "min_sat",  "mean_sat",    "p99_decide_us"};
   std::vector<std::size_t> w = {10, 12, 18, 9, 9, 6, 8, 9, 14};
-  for (std::size_t i = 0; i < head.size(); ++i) out += pad(head[i], w[i], i != 0) + (i + 1 < head.size() ? " " : "\n");
+  for (std::size_t i = 0; i < head.size(); ++i)
+    out += pad(head[i], w[i], i != 0) + (i + 1 < head.size() ? " " : "\n");
   for (const auto& r : results) {
     double mn = 1, mean = 0;
     for (const auto& v : r.vms) {
@@ -36,16 +38,18 @@ std::string renderTable(const Scenario& sc, const std::vector<PolicyResult>& res
       mean += v.satisfaction;
     }
     mean /= std::max<std::size_t>(1, r.vms.size());
-    std::vector<std::string> row = {r.policy,
-                                    fmt("%.1f", r.unmetCpuS),
-                                    fmt("%.1f", r.idleWantedCpuS),
-                                    std::to_string(r.overlaps + r.ledgerViolations + r.refusedEdits),
-                                    std::to_string(r.handoffs),
-                                    fmt("%.3f", r.jain),
-                                    fmt("%.3f", mn),
-                                    fmt("%.3f", mean),
-                                    r.policy == "unmanaged" ? "-" : fmt("%.0f", r.decisionP99Us)};
-    for (std::size_t i = 0; i < row.size(); ++i) out += pad(row[i], w[i], i != 0) + (i + 1 < row.size() ? " " : "\n");
+    std::vector<std::string> row = {
+        r.policy,
+        fmt("%.1f", r.unmetCpuS),
+        fmt("%.1f", r.idleWantedCpuS),
+        std::to_string(r.overlaps + r.ledgerViolations + r.refusedEdits),
+        std::to_string(r.handoffs),
+        fmt("%.3f", r.jain),
+        fmt("%.3f", mn),
+        fmt("%.3f", mean),
+        r.policy == "unmanaged" ? "-" : fmt("%.0f", r.decisionP99Us)};
+    for (std::size_t i = 0; i < row.size(); ++i)
+      out += pad(row[i], w[i], i != 0) + (i + 1 < row.size() ? " " : "\n");
   }
   out += "\nsatisfaction per VM (used / demanded CPU-seconds):\n" + pad("vm", 12, false);
   for (const auto& r : results) out += " " + pad(r.policy, 10);
@@ -60,11 +64,13 @@ std::string renderTable(const Scenario& sc, const std::vector<PolicyResult>& res
   return out;
 }
 
-std::string renderJson(const Scenario& sc, const std::vector<PolicyResult>& results, bool withSeries) {
+std::string renderJson(const Scenario& sc, const std::vector<PolicyResult>& results,
+                       bool withSeries) {
   using nlohmann::json;
   json vms = json::array();
   for (const auto& v : sc.vms)
-    vms.push_back({{"name", v.name}, {"floor", v.floor}, {"ceiling", v.ceiling}, {"weight", v.weight}});
+    vms.push_back(
+        {{"name", v.name}, {"floor", v.floor}, {"ceiling", v.ceiling}, {"weight", v.weight}});
   json rs = json::array();
   for (const auto& r : results) {
     json jv = json::array();

@@ -12,7 +12,8 @@ namespace vnuma::broker::sim {
 
 // Summary table (one row per policy) followed by per-VM satisfaction (one row per VM, at most
 // `maxVmRows`; the rest summarised as min/mean).
-std::string renderTable(const Scenario& sc, const std::vector<PolicyResult>& results, std::size_t maxVmRows = 16);
+std::string renderTable(const Scenario& sc, const std::vector<PolicyResult>& results,
+                        std::size_t maxVmRows = 16);
 
 // {"scenario":{"name":..,"host":..,"duration_s":..,"vms":[..]},
 //  "results":[{"policy":..,"unmet_cpu_s":..,"idle_while_wanted_cpu_s":..,"overlap_violations":..,
@@ -23,6 +24,7 @@ std::string renderTable(const Scenario& sc, const std::vector<PolicyResult>& res
 //                      "satisfaction":..,"mem_unmet_gib_s":..}],
 //              "series":{"t":[..],"demand":[[..per vm..]..],"used":[..],"granted":[..]}}]}
 // Series are included only when withSeries.
-std::string renderJson(const Scenario& sc, const std::vector<PolicyResult>& results, bool withSeries);
+std::string renderJson(const Scenario& sc, const std::vector<PolicyResult>& results,
+                       bool withSeries);
 
 }  // namespace vnuma::broker::sim

@@ -6,11 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "common/topo/Topology.hpp"
 
@@ -42,7 +41,8 @@ bool parseDouble(const std::string& s, double& out) {
 }
 
 void sortTrace(Trace& t) {
-  std::stable_sort(t.samples.begin(), t.samples.end(), [](const Sample& a, const Sample& b) { return a.timeS < b.timeS; });
+  std::stable_sort(t.samples.begin(), t.samples.end(),
+                   [](const Sample& a, const Sample& b) { return a.timeS < b.timeS; });
 }
 
 }  // namespace
@@ -72,18 +72,23 @@ Result<Trace> parseTraceCsv(const std::string& text, const std::string& src) {
     if (!line.empty() && line.back() == ',') cols.push_back("");
     auto where = src + ":" + std::to_string(lineNo) + ": ";
     if (cols.size() < 3)
-      return Error(Errc::kInvalidArgument, where + "expected time_s,vm,cpu_demand[,mem_node0_mb,...], got '" + line + "'");
+      return Error(Errc::kInvalidArgument,
+                   where + "expected time_s,vm,cpu_demand[,mem_node0_mb,...], got '" + line + "'");
     Sample s;
     if (!parseDouble(cols[0], s.timeS) || s.timeS < 0)
-      return Error(Errc::kInvalidArgument, where + "time_s must be a number >= 0, got '" + cols[0] + "'");
+      return Error(Errc::kInvalidArgument,
+                   where + "time_s must be a number >= 0, got '" + cols[0] + "'");
     s.vm = cols[1];
     if (s.vm.empty()) return Error(Errc::kInvalidArgument, where + "vm name is empty");
     if (!parseDouble(cols[2], s.cpuDemand) || s.cpuDemand < 0)
-      return Error(Errc::kInvalidArgument, where + "cpu_demand must be a number >= 0, got '" + cols[2] + "'");
+      return Error(Errc::kInvalidArgument,
+                   where + "cpu_demand must be a number >= 0, got '" + cols[2] + "'");
     for (std::size_t i = 3; i < cols.size(); ++i) {
       double m = 0;
       if (!parseDouble(cols[i], m) || m < 0)
-        return Error(Errc::kInvalidArgument, where + "mem_node" + std::to_string(i - 3) + "_mb must be a number >= 0, got '" + cols[i] + "'");
+        return Error(Errc::kInvalidArgument, where + "mem_node" + std::to_string(i - 3) +
+                                                 "_mb must be a number >= 0, got '" + cols[i] +
+                                                 "'");
       s.memMb.push_back(m);
     }
     t.samples.push_back(std::move(s));
@@ -94,11 +99,11 @@ Result<Trace> parseTraceCsv(const std::string& text, const std::string& src) {
 }
 
 // lhs = the value of a Result-returning expr, or return its error.
-#define TRY_ASSIGN(lhs, expr)                                \
-  do {                                                       \
-    auto try_r_ = (expr);                                    \
-    if (!try_r_) return std::move(try_r_).error();           \
-    lhs = std::move(*try_r_);                                \
+#define TRY_ASSIGN(lhs, expr)                      \
+  do {                                             \
+    auto try_r_ = (expr);                          \
+    if (!try_r_) return std::move(try_r_).error(); \
+    lhs = std::move(*try_r_);                      \
   } while (0)
 
 namespace {
@@ -116,7 +121,8 @@ Result<json> parseJson(const std::string& text, const std::string& src) {
     return json::parse(text);
   } catch (const json::parse_error& e) {
     std::string what = e.what();
-    if (auto p = what.find("] "); what.rfind("[json.exception", 0) == 0 && p != std::string::npos) what = what.substr(p + 2);
+    if (auto p = what.find("] "); what.rfind("[json.exception", 0) == 0 && p != std::string::npos)
+      what = what.substr(p + 2);
     return Error(Errc::kInvalidArgument, src + ": not valid JSON: " + what);
   }
 }
@@ -146,15 +152,20 @@ class Fields {
     if (!has(k)) return def ? Result<double>(*def) : bad("'" + k + "' is required");
     const auto& v = j_[k];
     if (v.is_number() && v.get<double>() >= min && v.get<double>() <= max) return v.get<double>();
-    return bad("'" + k + "' must be a number " + (std::isinf(max) ? ">= " + fmtNum(min) : "in [" + fmtNum(min) + ", " + fmtNum(max) + "]") +
-               ", got " + v.dump());
+    return bad(
+        "'" + k + "' must be a number " +
+        (std::isinf(max) ? ">= " + fmtNum(min) : "in [" + fmtNum(min) + ", " + fmtNum(max) + "]") +
+        ", got " + v.dump());
   }
-  Result<std::uint64_t> integer(const std::string& k, std::uint64_t def, std::uint64_t min, std::uint64_t max) const {
+  Result<std::uint64_t> integer(const std::string& k, std::uint64_t def, std::uint64_t min,
+                                std::uint64_t max) const {
     if (!has(k)) return def;
     const auto& v = j_[k];
-    if (v.is_number_integer() && v.get<std::int64_t>() >= 0 && v.get<std::uint64_t>() >= min && v.get<std::uint64_t>() <= max)
+    if (v.is_number_integer() && v.get<std::int64_t>() >= 0 && v.get<std::uint64_t>() >= min &&
+        v.get<std::uint64_t>() <= max)
       return v.get<std::uint64_t>();
-    return bad("'" + k + "' must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " + v.dump());
+    return bad("'" + k + "' must be an integer in [" + std::to_string(min) + ", " +
+               std::to_string(max) + "], got " + v.dump());
   }
   Result<std::string> text(const std::string& k, std::optional<std::string> def) const {
     if (!has(k)) return def ? Result<std::string>(*def) : bad("'" + k + "' is required");
@@ -190,7 +201,8 @@ Result<Trace> samplesFromJson(const json& arr, const std::string& src) {
       for (std::size_t k = 0; m.is_array() && k < m.size(); ++k)
         if (m[k].is_number() && m[k].get<double>() >= 0) s.memMb.push_back(m[k].get<double>());
       if (!m.is_array() || s.memMb.size() != m.size())
-        return f.bad("'mem_mb' must be an array of numbers >= 0 (MiB per host node), got " + m.dump());
+        return f.bad("'mem_mb' must be an array of numbers >= 0 (MiB per host node), got " +
+                     m.dump());
     }
     t.samples.push_back(std::move(s));
   }
@@ -201,10 +213,12 @@ Result<Trace> samplesFromJson(const json& arr, const std::string& src) {
 
 // Seeded random bursty demand: every step_s each VM is bursting with burst_probability, at a
 // uniform level in [burst_cpus_min, burst_cpus_max], else at base_cpus.
-Result<Trace> generate(const json& g, const std::vector<SimVm>& vms, double durationS, const std::string& src) {
+Result<Trace> generate(const json& g, const std::vector<SimVm>& vms, double durationS,
+                       const std::string& src) {
   Fields f(g, src + ": generator: ");
   if (!g.is_object()) return f.bad("expected an object, got " + g.dump());
-  VNUMA_TRY_VOID(f.onlyKeys({"kind", "seed", "step_s", "base_cpus", "burst_cpus_min", "burst_cpus_max", "burst_probability"}));
+  VNUMA_TRY_VOID(f.onlyKeys({"kind", "seed", "step_s", "base_cpus", "burst_cpus_min",
+                             "burst_cpus_max", "burst_probability"}));
   std::string kind;
   TRY_ASSIGN(kind, f.text("kind", std::nullopt));
   if (kind != "random_bursty") return f.bad("unknown kind '" + kind + "' (known: random_bursty)");
@@ -216,7 +230,9 @@ Result<Trace> generate(const json& g, const std::vector<SimVm>& vms, double dura
   TRY_ASSIGN(lo, f.number("burst_cpus_min", 2, 0));
   TRY_ASSIGN(hi, f.number("burst_cpus_max", 8, 0));
   TRY_ASSIGN(p, f.number("burst_probability", 0.3, 0, 1));
-  if (lo > hi) return f.bad("'burst_cpus_min' (" + fmtNum(lo) + ") must not be above 'burst_cpus_max' (" + fmtNum(hi) + ")");
+  if (lo > hi)
+    return f.bad("'burst_cpus_min' (" + fmtNum(lo) + ") must not be above 'burst_cpus_max' (" +
+                 fmtNum(hi) + ")");
   std::mt19937_64 rng(seed);
   Trace t;
   std::uniform_real_distribution<double> u01(0, 1);
@@ -231,13 +247,15 @@ Result<Trace> generate(const json& g, const std::vector<SimVm>& vms, double dura
 }
 
 Result<std::vector<SimVm>> vmsFromJson(const json& arr, const std::string& path) {
-  if (!arr.is_array() || arr.empty()) return Error(Errc::kInvalidArgument, path + ": 'vms' must be a non-empty array");
+  if (!arr.is_array() || arr.empty())
+    return Error(Errc::kInvalidArgument, path + ": 'vms' must be a non-empty array");
   std::vector<SimVm> out;
   std::set<std::string> names;
   for (std::size_t i = 0; i < arr.size(); ++i) {
     Fields f(arr[i], path + ": vms[" + std::to_string(i) + "]: ");
     if (!arr[i].is_object()) return f.bad("expected an object, got " + arr[i].dump());
-    VNUMA_TRY_VOID(f.onlyKeys({"name", "floor", "ceiling", "weight", "boot_mem_mb", "vmem_mb", "drops_acks", "count"}));
+    VNUMA_TRY_VOID(f.onlyKeys(
+        {"name", "floor", "ceiling", "weight", "boot_mem_mb", "vmem_mb", "drops_acks", "count"}));
     SimVm vm;
     std::uint64_t floor = 0, ceiling = 0, count = 0;
     TRY_ASSIGN(vm.name, f.text("name", std::nullopt));
@@ -261,9 +279,11 @@ Result<std::vector<SimVm>> vmsFromJson(const json& arr, const std::string& path)
 }
 
 Result<HostModel> hostFromJson(const Fields& f, const std::string& path, std::string& hostText) {
-  if (f.has("host") == f.has("sysfs")) return f.bad("give exactly one of 'host' (a spec) or 'sysfs' (a dump directory)");
+  if (f.has("host") == f.has("sysfs"))
+    return f.bad("give exactly one of 'host' (a spec) or 'sysfs' (a dump directory)");
   if (f.has("host")) {
-    if (f.has("reserved")) return f.bad("'reserved' goes with 'sysfs'; with 'host', put reserved=CPULIST in the spec");
+    if (f.has("reserved"))
+      return f.bad("'reserved' goes with 'sysfs'; with 'host', put reserved=CPULIST in the spec");
     TRY_ASSIGN(hostText, f.text("host", std::nullopt));
     auto h = HostModel::fromSpec(hostText);
     if (!h) return std::move(h).error().context(path);
@@ -292,7 +312,8 @@ Result<Trace> parseTraceJson(const std::string& text, const std::string& src) {
   json j;
   TRY_ASSIGN(j, parseJson(text, src));
   if (j.is_array()) return samplesFromJson(j, src);
-  if (!j.is_object() || !j.contains("samples")) return Error(Errc::kInvalidArgument, src + ": expected {\"samples\":[...]}");
+  if (!j.is_object() || !j.contains("samples"))
+    return Error(Errc::kInvalidArgument, src + ": expected {\"samples\":[...]}");
   VNUMA_TRY_VOID(Fields(j, src + ": ").onlyKeys({"samples"}));
   return samplesFromJson(j["samples"], src);
 }
@@ -306,14 +327,16 @@ Result<Trace> loadTrace(const std::string& path) {
   return Error(Errc::kInvalidArgument, path + ": unknown trace format (use .csv or .json)");
 }
 
-Result<void> checkTrace(const Trace& trace, const std::vector<SimVm>& vms, const HostModel& host, const std::string& src) {
+Result<void> checkTrace(const Trace& trace, const std::vector<SimVm>& vms, const HostModel& host,
+                        const std::string& src) {
   std::set<std::string> names;
   for (const auto& vm : vms) names.insert(vm.name);
   for (const auto& s : trace.samples) {
     auto where = src + ": sample at time_s " + fmtNum(s.timeS) + " for vm '" + s.vm + "': ";
     if (!names.count(s.vm)) return Error(Errc::kInvalidArgument, where + "no such vm in 'vms'");
     if (s.memMb.size() > host.nodes.size())
-      return Error(Errc::kInvalidArgument, where + std::to_string(s.memMb.size()) + " memory values but the host has " +
+      return Error(Errc::kInvalidArgument, where + std::to_string(s.memMb.size()) +
+                                               " memory values but the host has " +
                                                std::to_string(host.nodes.size()) + " nodes");
   }
   return okResult();
@@ -326,8 +349,9 @@ Result<Scenario> loadScenario(const std::string& path) {
   TRY_ASSIGN(j, parseJson(*text, path));
   Fields f(j, path + ": ");
   if (!j.is_object()) return f.bad("expected a JSON object");
-  VNUMA_TRY_VOID(f.onlyKeys({"name", "description", "host", "sysfs", "reserved", "duration_s", "seed", "ack_delay_ms",
-                             "ack_timeout_ms", "report_period_ms", "vms", "trace", "samples", "generator"}));
+  VNUMA_TRY_VOID(f.onlyKeys({"name", "description", "host", "sysfs", "reserved", "duration_s",
+                             "seed", "ack_delay_ms", "ack_timeout_ms", "report_period_ms", "vms",
+                             "trace", "samples", "generator"}));
   Scenario s;
   const auto dir = std::filesystem::path(path).parent_path();
   TRY_ASSIGN(s.name, f.text("name", std::filesystem::path(path).stem().string()));
@@ -339,9 +363,11 @@ Result<Scenario> loadScenario(const std::string& path) {
   TRY_ASSIGN(s.reportPeriodMs, f.number("report_period_ms", 1000, 10, 60000));
   if (f.has("ack_delay_ms")) {
     const auto& a = f.at("ack_delay_ms");
-    if (!a.is_array() || a.size() != 2 || !a[0].is_number() || !a[1].is_number() || a[0].get<double>() < 0 ||
-        a[1].get<double>() < a[0].get<double>() || a[1].get<double>() > 60000)
-      return f.bad("'ack_delay_ms' must be [min, max] with 0 <= min <= max <= 60000, got " + a.dump());
+    if (!a.is_array() || a.size() != 2 || !a[0].is_number() || !a[1].is_number() ||
+        a[0].get<double>() < 0 || a[1].get<double>() < a[0].get<double>() ||
+        a[1].get<double>() > 60000)
+      return f.bad("'ack_delay_ms' must be [min, max] with 0 <= min <= max <= 60000, got " +
+                   a.dump());
     s.ackDelayMinMs = a[0].get<double>();
     s.ackDelayMaxMs = a[1].get<double>();
   }

@@ -42,7 +42,7 @@ struct Sample {
 };
 
 struct Trace {
-  std::vector<Sample> samples;  // sorted by time (stable)
+  std::vector<Sample> samples;               // sorted by time (stable)
   std::vector<std::string> vmNames() const;  // in order of first appearance
 };
 
@@ -65,7 +65,7 @@ struct Scenario {
   std::string name;
   std::string description;
   HostModel host;
-  std::string hostText;      // the spec or sysfs dir, for reports
+  std::string hostText;  // the spec or sysfs dir, for reports
   double durationS = 300;
   std::uint64_t seed = 1;
   double ackDelayMinMs = 2;
@@ -82,7 +82,8 @@ struct Scenario {
 Result<Scenario> loadScenario(const std::string& path);
 
 // Every sample names a VM in `vms` and has at most one memory value per host node.
-Result<void> checkTrace(const Trace& trace, const std::vector<SimVm>& vms, const HostModel& host, const std::string& src);
+Result<void> checkTrace(const Trace& trace, const std::vector<SimVm>& vms, const HostModel& host,
+                        const std::string& src);
 
 // Demand lookup: a VM's CPU demand and per-node memory demand at time t (step function).
 class DemandCursor {

@@ -3,9 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "host-broker/policy/TestSupport.hpp"
 #include "host-broker/sim/Report.hpp"
@@ -26,7 +25,9 @@ std::string sourceDir() {
 // ---- traces ---------------------------------------------------------------------------------
 
 TEST(SimTrace, CsvParsesHeaderCommentsBlankLinesAndMemoryAndSortsStably) {
-  auto t = parseTraceCsv("# a comment\ntime_s,vm,cpu_demand,mem_node0_mb\n\n10,b,1.5\n 0 , a , 2 , 512 \n10,a,0\n", "t.csv");
+  auto t = parseTraceCsv(
+      "# a comment\ntime_s,vm,cpu_demand,mem_node0_mb\n\n10,b,1.5\n 0 , a , 2 , 512 \n10,a,0\n",
+      "t.csv");
   ASSERT_TRUE(t.ok()) << t.error().describe();
   ASSERT_EQ(t->samples.size(), 3u);
   EXPECT_EQ(t->samples[0].vm, "a");
@@ -53,8 +54,10 @@ TEST(SimTrace, BadCsvNamesFileLineAndColumn) {
       {"negative time", "# c\n-1,vm1,1\n", "t.csv:2: time_s must be a number >= 0, got '-1'"},
       {"empty vm name", "0,,1\n", "t.csv:1: vm name is empty"},
       {"negative demand", "0,vm1,-1\n", "t.csv:1: cpu_demand must be a number >= 0, got '-1'"},
-      {"not a finite number", "0,vm1,nan\n", "t.csv:1: cpu_demand must be a number >= 0, got 'nan'"},
-      {"bad memory column", "0,vm1,1,512,lots\n", "t.csv:1: mem_node1_mb must be a number >= 0, got 'lots'"},
+      {"not a finite number", "0,vm1,nan\n",
+       "t.csv:1: cpu_demand must be a number >= 0, got 'nan'"},
+      {"bad memory column", "0,vm1,1,512,lots\n",
+       "t.csv:1: mem_node1_mb must be a number >= 0, got 'lots'"},
       {"trailing comma", "0,vm1,1,\n", "t.csv:1: mem_node0_mb must be a number >= 0, got ''"},
       {"no samples", "time_s,vm,cpu_demand\n# nothing\n", "t.csv: no samples"},
   };
@@ -70,11 +73,14 @@ TEST(SimTrace, BadCsvNamesFileLineAndColumn) {
 TEST(SimTrace, BadJsonNamesTheSampleAndKey) {
   const BadText cases[] = {
       {"not JSON", "{\"samples\":[",
-       "t.json: not valid JSON: parse error at line 1, column 13: syntax error while parsing value - unexpected end of "
+       "t.json: not valid JSON: parse error at line 1, column 13: syntax error while parsing value "
+       "- unexpected end of "
        "input; expected '[', '{', or a literal"},
       {"no samples key", R"({"sample":[]})", R"(t.json: expected {"samples":[...]})"},
-      {"unknown top-level key", R"({"samples":[],"x":1})", "t.json: unknown key 'x' (known: samples)"},
-      {"missing time", R"([{"vm":"a","cpu_demand":1}])", "t.json: samples[0]: 'time_s' is required"},
+      {"unknown top-level key", R"({"samples":[],"x":1})",
+       "t.json: unknown key 'x' (known: samples)"},
+      {"missing time", R"([{"vm":"a","cpu_demand":1}])",
+       "t.json: samples[0]: 'time_s' is required"},
       {"negative demand", R"([{"time_s":0,"vm":"a","cpu_demand":-2}])",
        "t.json: samples[0]: 'cpu_demand' must be a number >= 0, got -2"},
       {"vm not a string", R"([{"time_s":0,"vm":3,"cpu_demand":1}])",
@@ -83,7 +89,8 @@ TEST(SimTrace, BadJsonNamesTheSampleAndKey) {
        R"(t.json: samples[0]: 'mem_mb' must be an array of numbers >= 0 (MiB per host node), got [1,"x"])"},
       {"unknown sample key", R"([{"time_s":0,"vm":"a","cpu":1}])",
        "t.json: samples[0]: unknown key 'cpu' (known: time_s, vm, cpu_demand, mem_mb)"},
-      {"a sample that is not an object", R"({"samples":[1]})", "t.json: samples[0]: expected an object, got 1"},
+      {"a sample that is not an object", R"({"samples":[1]})",
+       "t.json: samples[0]: expected an object, got 1"},
       {"empty", R"({"samples":[]})", "t.json: no samples"},
   };
   for (const auto& c : cases) {
@@ -133,57 +140,77 @@ TEST(SimScenario, BadScenariosAreRefusedNamingFileAndKey) {
   const std::string hs = std::string(kHost) + "," + kSamples;
   // {scenario text, error}; "s.json" stands for the scenario file's path.
   const std::vector<std::pair<std::string, std::string>> cases = {
-    {"{", "s.json: not valid JSON: parse error at line 1, column 2: syntax error while parsing object key - unexpected "
-          "end of input; expected string literal"},
-    {"[]", "s.json: expected a JSON object"},
-    {scenario(hv + "," + kSamples + R"(,"hots":1)"),
-     "s.json: unknown key 'hots' (known: name, description, host, sysfs, reserved, duration_s, seed, ack_delay_ms, "
-     "ack_timeout_ms, report_period_ms, vms, trace, samples, generator)"},
-    {scenario(std::string(kVms) + "," + kSamples), "s.json: give exactly one of 'host' (a spec) or 'sysfs' (a dump directory)"},
-    {scenario(hv + "," + kSamples + R"(,"sysfs":"x")"),
-     "s.json: give exactly one of 'host' (a spec) or 'sysfs' (a dump directory)"},
-    {scenario(hv + "," + kSamples + R"(,"reserved":"0")"),
-     "s.json: 'reserved' goes with 'sysfs'; with 'host', put reserved=CPULIST in the spec"},
-    {scenario(std::string(R"("host":"nodes=2,cpu=4",)") + kVms + "," + kSamples),
-     "s.json: host spec: unknown key 'cpu' (known: nodes, cpus_per_node, smt, mem_per_node_gb, reserved, reserve_mem_gb)"},
-    {scenario(std::string(R"("host":8,)") + kVms + "," + kSamples), "s.json: 'host' must be a non-empty string, got 8"},
-    {scenario(std::string(R"("sysfs":"nowhere",)") + kVms + "," + kSamples),
-     "s.json: " + d + "nowhere/sys/devices/system/cpu: no such directory (is " + d + "nowhere a sysfs root?)"},
-    {scenario(hs + R"(,"vms":[])"), "s.json: 'vms' must be a non-empty array"},
-    {scenario(hs), "s.json: 'vms' is required"},
-    {scenario(hs + R"(,"vms":[{"name":"a","flor":2}])"),
-     "s.json: vms[0]: unknown key 'flor' (known: name, floor, ceiling, weight, boot_mem_mb, vmem_mb, drops_acks, count)"},
-    {scenario(hs + R"(,"vms":[{"floor":2}])"), "s.json: vms[0]: 'name' is required"},
-    {scenario(hs + R"(,"vms":[{"name":"a"},{"name":"b","floor":"two"}])"),
-     "s.json: vms[1]: 'floor' must be an integer in [1, 8192], got \"two\""},
-    {scenario(hs + R"(,"vms":[{"name":"a","floor":-1}])"), "s.json: vms[0]: 'floor' must be an integer in [1, 8192], got -1"},
-    {scenario(hs + R"(,"vms":[{"name":"a","weight":0}])"), "s.json: vms[0]: 'weight' must be a number in [0.001, 1000], got 0"},
-    {scenario(hs + R"(,"vms":[{"name":"a","drops_acks":"yes"}])"),
-     "s.json: vms[0]: 'drops_acks' must be true or false, got \"yes\""},
-    {scenario(hs + R"(,"vms":[{"name":"a"},{"name":"vm","count":2},{"name":"vm2"}])"),
-     "s.json: vms[2]: duplicate vm name 'vm2'"},
-    {scenario(hv), "s.json: give exactly one of 'trace', 'samples' or 'generator'"},
-    {scenario(hv + "," + kSamples + R"(,"trace":"t.csv")"), "s.json: give exactly one of 'trace', 'samples' or 'generator'"},
-    {scenario(hv + R"(,"trace":"nope.csv")"), "s.json: cannot open " + d + "nope.csv"},
-    {scenario(hv + R"(,"trace":"t.csv")"), "s.json: " + d + "t.csv:3: cpu_demand must be a number >= 0, got 'x'"},
-    {scenario(hv + R"(,"trace":"ghost.csv")"), "s.json: sample at time_s 0 for vm 'c': no such vm in 'vms'"},
-    {scenario(hv + R"(,"trace":"wide.csv")"), "s.json: sample at time_s 0 for vm 'a': 3 memory values but the host has 2 nodes"},
-    {scenario(hv + R"(,"generator":{"kind":"bursty"})"), "s.json: generator: unknown kind 'bursty' (known: random_bursty)"},
-    {scenario(hv + R"(,"generator":{"step_s":10})"), "s.json: generator: 'kind' is required"},
-    {scenario(hv + R"(,"generator":{"kind":"random_bursty","burst_prob":0.5})"),
-     "s.json: generator: unknown key 'burst_prob' (known: kind, seed, step_s, base_cpus, burst_cpus_min, burst_cpus_max, "
-     "burst_probability)"},
-    {scenario(hv + R"(,"generator":{"kind":"random_bursty","step_s":"10"})"),
-     "s.json: generator: 'step_s' must be a number in [0.01, 86400], got \"10\""},
-    {scenario(hv + R"(,"generator":{"kind":"random_bursty","burst_probability":1.5})"),
-     "s.json: generator: 'burst_probability' must be a number in [0, 1], got 1.5"},
-    {scenario(hv + R"(,"generator":{"kind":"random_bursty","burst_cpus_min":5,"burst_cpus_max":2})"),
-     "s.json: generator: 'burst_cpus_min' (5) must not be above 'burst_cpus_max' (2)"},
-    {scenario(hv + "," + kSamples + R"(,"duration_s":0)"), "s.json: 'duration_s' must be a number in [1, 86400], got 0"},
-    {scenario(hv + "," + kSamples + R"(,"seed":1.5)"), "s.json: 'seed' must be an integer in [0, 4294967295], got 1.5"},
-    {scenario(hv + "," + kSamples + R"(,"ack_delay_ms":[20,2])"),
-     "s.json: 'ack_delay_ms' must be [min, max] with 0 <= min <= max <= 60000, got [20,2]"},
-    {scenario(hv + "," + kSamples + R"(,"name":"")"), "s.json: 'name' must be a non-empty string, got \"\""},
+      {"{",
+       "s.json: not valid JSON: parse error at line 1, column 2: syntax error while parsing object "
+       "key - unexpected "
+       "end of input; expected string literal"},
+      {"[]", "s.json: expected a JSON object"},
+      {scenario(hv + "," + kSamples + R"(,"hots":1)"),
+       "s.json: unknown key 'hots' (known: name, description, host, sysfs, reserved, duration_s, "
+       "seed, ack_delay_ms, "
+       "ack_timeout_ms, report_period_ms, vms, trace, samples, generator)"},
+      {scenario(std::string(kVms) + "," + kSamples),
+       "s.json: give exactly one of 'host' (a spec) or 'sysfs' (a dump directory)"},
+      {scenario(hv + "," + kSamples + R"(,"sysfs":"x")"),
+       "s.json: give exactly one of 'host' (a spec) or 'sysfs' (a dump directory)"},
+      {scenario(hv + "," + kSamples + R"(,"reserved":"0")"),
+       "s.json: 'reserved' goes with 'sysfs'; with 'host', put reserved=CPULIST in the spec"},
+      {scenario(std::string(R"("host":"nodes=2,cpu=4",)") + kVms + "," + kSamples),
+       "s.json: host spec: unknown key 'cpu' (known: nodes, cpus_per_node, smt, mem_per_node_gb, "
+       "reserved, reserve_mem_gb)"},
+      {scenario(std::string(R"("host":8,)") + kVms + "," + kSamples),
+       "s.json: 'host' must be a non-empty string, got 8"},
+      {scenario(std::string(R"("sysfs":"nowhere",)") + kVms + "," + kSamples),
+       "s.json: " + d + "nowhere/sys/devices/system/cpu: no such directory (is " + d +
+           "nowhere a sysfs root?)"},
+      {scenario(hs + R"(,"vms":[])"), "s.json: 'vms' must be a non-empty array"},
+      {scenario(hs), "s.json: 'vms' is required"},
+      {scenario(hs + R"(,"vms":[{"name":"a","flor":2}])"),
+       "s.json: vms[0]: unknown key 'flor' (known: name, floor, ceiling, weight, boot_mem_mb, "
+       "vmem_mb, drops_acks, count)"},
+      {scenario(hs + R"(,"vms":[{"floor":2}])"), "s.json: vms[0]: 'name' is required"},
+      {scenario(hs + R"(,"vms":[{"name":"a"},{"name":"b","floor":"two"}])"),
+       "s.json: vms[1]: 'floor' must be an integer in [1, 8192], got \"two\""},
+      {scenario(hs + R"(,"vms":[{"name":"a","floor":-1}])"),
+       "s.json: vms[0]: 'floor' must be an integer in [1, 8192], got -1"},
+      {scenario(hs + R"(,"vms":[{"name":"a","weight":0}])"),
+       "s.json: vms[0]: 'weight' must be a number in [0.001, 1000], got 0"},
+      {scenario(hs + R"(,"vms":[{"name":"a","drops_acks":"yes"}])"),
+       "s.json: vms[0]: 'drops_acks' must be true or false, got \"yes\""},
+      {scenario(hs + R"(,"vms":[{"name":"a"},{"name":"vm","count":2},{"name":"vm2"}])"),
+       "s.json: vms[2]: duplicate vm name 'vm2'"},
+      {scenario(hv), "s.json: give exactly one of 'trace', 'samples' or 'generator'"},
+      {scenario(hv + "," + kSamples + R"(,"trace":"t.csv")"),
+       "s.json: give exactly one of 'trace', 'samples' or 'generator'"},
+      {scenario(hv + R"(,"trace":"nope.csv")"), "s.json: cannot open " + d + "nope.csv"},
+      {scenario(hv + R"(,"trace":"t.csv")"),
+       "s.json: " + d + "t.csv:3: cpu_demand must be a number >= 0, got 'x'"},
+      {scenario(hv + R"(,"trace":"ghost.csv")"),
+       "s.json: sample at time_s 0 for vm 'c': no such vm in 'vms'"},
+      {scenario(hv + R"(,"trace":"wide.csv")"),
+       "s.json: sample at time_s 0 for vm 'a': 3 memory values but the host has 2 nodes"},
+      {scenario(hv + R"(,"generator":{"kind":"bursty"})"),
+       "s.json: generator: unknown kind 'bursty' (known: random_bursty)"},
+      {scenario(hv + R"(,"generator":{"step_s":10})"), "s.json: generator: 'kind' is required"},
+      {scenario(hv + R"(,"generator":{"kind":"random_bursty","burst_prob":0.5})"),
+       "s.json: generator: unknown key 'burst_prob' (known: kind, seed, step_s, base_cpus, "
+       "burst_cpus_min, burst_cpus_max, "
+       "burst_probability)"},
+      {scenario(hv + R"(,"generator":{"kind":"random_bursty","step_s":"10"})"),
+       "s.json: generator: 'step_s' must be a number in [0.01, 86400], got \"10\""},
+      {scenario(hv + R"(,"generator":{"kind":"random_bursty","burst_probability":1.5})"),
+       "s.json: generator: 'burst_probability' must be a number in [0, 1], got 1.5"},
+      {scenario(hv +
+                R"(,"generator":{"kind":"random_bursty","burst_cpus_min":5,"burst_cpus_max":2})"),
+       "s.json: generator: 'burst_cpus_min' (5) must not be above 'burst_cpus_max' (2)"},
+      {scenario(hv + "," + kSamples + R"(,"duration_s":0)"),
+       "s.json: 'duration_s' must be a number in [1, 86400], got 0"},
+      {scenario(hv + "," + kSamples + R"(,"seed":1.5)"),
+       "s.json: 'seed' must be an integer in [0, 4294967295], got 1.5"},
+      {scenario(hv + "," + kSamples + R"(,"ack_delay_ms":[20,2])"),
+       "s.json: 'ack_delay_ms' must be [min, max] with 0 <= min <= max <= 60000, got [20,2]"},
+      {scenario(hv + "," + kSamples + R"(,"name":"")"),
+       "s.json: 'name' must be a non-empty string, got \"\""},
   };
 
   for (const auto& [text, error] : cases) {
@@ -191,7 +218,8 @@ TEST(SimScenario, BadScenariosAreRefusedNamingFileAndKey) {
     auto s = loadScenario(dir.write("s.json", text));
     ASSERT_FALSE(s.ok());
     std::string expect = error;
-    for (std::size_t p = 0; (p = expect.find("s.json:", p)) != std::string::npos; p += d.size() + 7) expect.replace(p, 7, d + "s.json:");
+    for (std::size_t p = 0; (p = expect.find("s.json:", p)) != std::string::npos; p += d.size() + 7)
+      expect.replace(p, 7, d + "s.json:");
     EXPECT_EQ(s.error().describe(), expect);
   }
   auto missing = loadScenario(d + "absent.json");
@@ -203,9 +231,10 @@ TEST(SimScenario, BadScenariosAreRefusedNamingFileAndKey) {
 TEST(SimScenario, GeneratorExpandsCountAndIsSeeded) {
   TempDir dir;
   auto text = [](int seed) {
-    return scenario(std::string(kHost) + R"(,"duration_s":100,"vms":[{"name":"vm","count":3,"floor":2}],)" +
-                    R"("generator":{"kind":"random_bursty","seed":)" + std::to_string(seed) +
-                    R"(,"step_s":10,"base_cpus":0.5,"burst_cpus_min":2,"burst_cpus_max":3,"burst_probability":0.5})");
+    return scenario(
+        std::string(kHost) + R"(,"duration_s":100,"vms":[{"name":"vm","count":3,"floor":2}],)" +
+        R"("generator":{"kind":"random_bursty","seed":)" + std::to_string(seed) +
+        R"(,"step_s":10,"base_cpus":0.5,"burst_cpus_min":2,"burst_cpus_max":3,"burst_probability":0.5})");
   };
   auto a = loadScenario(dir.write("a.json", text(7)));
   auto b = loadScenario(dir.write("b.json", text(7)));
@@ -233,8 +262,9 @@ TEST(SimScenario, GeneratorExpandsCountAndIsSeeded) {
 TEST(SimScenario, SysfsDumpWithReservedPcpus) {
   TempDir dir;
   ASSERT_EQ(testing::extractDump("32intel64-2p8co2t+8ve", dir.path()), "");
-  auto s = loadScenario(dir.write("s.json", scenario(R"("sysfs":".","reserved":"0,16","duration_s":20,)" + std::string(kVms) +
-                                                     "," + kSamples)));
+  auto s = loadScenario(
+      dir.write("s.json", scenario(R"("sysfs":".","reserved":"0,16","duration_s":20,)" +
+                                   std::string(kVms) + "," + kSamples)));
   ASSERT_TRUE(s.ok()) << s.error().describe();
   EXPECT_EQ(s->host.reserved, (CpuSet{0, 16}));
   EXPECT_EQ(s->host.grantable().count(), 30u);
@@ -248,7 +278,8 @@ TEST(SimScenario, SysfsDumpWithReservedPcpus) {
 
 // ---- the simulator --------------------------------------------------------------------------
 
-Scenario inlineScenario(const std::string& host, std::vector<SimVm> vms, const std::string& csv, double durationS) {
+Scenario inlineScenario(const std::string& host, std::vector<SimVm> vms, const std::string& csv,
+                        double durationS) {
   Scenario s;
   s.name = "inline";
   s.host = HostModel::fromSpec(host).value();
@@ -278,7 +309,8 @@ TEST(Simulator, UnmanagedMatchesTheTimeSlicingModel) {
   };
   const Case cases[] = {
       {"a VM alone is never time-sliced", "0,a,4\n", 1, 1.0},
-      {"two VMs wanting every pCPU share each one, at 75% efficiency", "0,a,8\n0,b,8\n", 2, 0.5 * 0.75},
+      {"two VMs wanting every pCPU share each one, at 75% efficiency", "0,a,8\n0,b,8\n", 2,
+       0.5 * 0.75},
       {"nobody wants anything: satisfied", "0,a,0\n0,b,0\n", 2, 1.0},
   };
   for (const auto& c : cases) {
@@ -311,7 +343,8 @@ TEST(Simulator, StaticHalvesMeetHalfDemandsAfterTheFirstGrant) {
 TEST(Simulator, MisbehavingAgentIsEnforcedHostSideWithoutOverlap) {
   // b never acks: its revokes time out and are enforced, and a gets the pCPUs only then.
   std::vector<SimVm> vms = {{"a"}, {"b", 1, 0, 1.0, 1024, 0, true}};
-  auto s = inlineScenario("nodes=2,cpus_per_node=4,smt=2", vms, "0,a,1\n0,b,8\n20,a,8\n20,b,1\n40,a,1\n40,b,8\n", 60);
+  auto s = inlineScenario("nodes=2,cpus_per_node=4,smt=2", vms,
+                          "0,a,1\n0,b,8\n20,a,8\n20,b,1\n40,a,1\n40,b,8\n", 60);
   auto r = simulate(s, "demand", SimOptions{}).value();
   EXPECT_GT(r.enforcedRevokes, 0u);
   EXPECT_EQ(r.overlaps, 0u);
@@ -353,8 +386,9 @@ TEST(Simulator, JainIndexTable) {
     double jain;
   };
   const Case cases[] = {
-      {"equal", {0.7, 0.7, 0.7}, 1},  {"one of two gets all", {1, 0}, 0.5}, {"1 and 0.5", {1, 0.5}, 0.9},
-      {"no VMs", {}, 1},              {"all zero", {0, 0}, 1},
+      {"equal", {0.7, 0.7, 0.7}, 1}, {"one of two gets all", {1, 0}, 0.5},
+      {"1 and 0.5", {1, 0.5}, 0.9},  {"no VMs", {}, 1},
+      {"all zero", {0, 0}, 1},
   };
   for (const auto& c : cases) EXPECT_NEAR(jainIndex(c.x), c.jain, 1e-12) << c.description;
 }
@@ -374,8 +408,10 @@ TEST(SimReport, TableAndJson) {
   r.vms = {{"a", 10, 9, 1, 0.9, 0}, {"b", 0, 0, 0, 1, 0}};
   EXPECT_EQ(renderTable(s, {r}),
             "scenario inline: 1 nodes, 4 pCPUs (smt 1), 0 reserved, 16 GiB, 2 VMs, 10 s\n"
-            "policy      unmet_cpu_s  idle_wanted_cpu_s  overlaps  handoffs   jain  min_sat  mean_sat  p99_decide_us\n"
-            "demand             12.3                5.0         0         7  0.900    0.900     0.950             42\n"
+            "policy      unmet_cpu_s  idle_wanted_cpu_s  overlaps  handoffs   jain  min_sat  "
+            "mean_sat  p99_decide_us\n"
+            "demand             12.3                5.0         0         7  0.900    0.900     "
+            "0.950             42\n"
             "\n"
             "satisfaction per VM (used / demanded CPU-seconds):\n"
             "vm               demand\n"
@@ -423,16 +459,23 @@ TEST(SimCommand, BadInputGetsAClearErrorAndExitCode) {
   };
   const Case cases[] = {
       {"bad CSV line in the scenario's trace", "--scenario " + d + "s.json", 2,
-       "vnuma-sim: " + d + "s.json: " + d + "t.csv:2: cpu_demand must be a number >= 0, got 'oops'\n"},
-      {"bad CSV line in a trace given directly", "--trace " + d + "t.csv --host nodes=1,cpus_per_node=2", 2,
+       "vnuma-sim: " + d + "s.json: " + d +
+           "t.csv:2: cpu_demand must be a number >= 0, got 'oops'\n"},
+      {"bad CSV line in a trace given directly",
+       "--trace " + d + "t.csv --host nodes=1,cpus_per_node=2", 2,
        "vnuma-sim: " + d + "t.csv:2: cpu_demand must be a number >= 0, got 'oops'\n"},
-      {"unknown model", "--trace " + d + "ok.csv --host nodes=1,cpus_per_node=2 --policies static,fair", 2,
+      {"unknown model",
+       "--trace " + d + "ok.csv --host nodes=1,cpus_per_node=2 --policies static,fair", 2,
        "vnuma-sim: unknown model 'fair' (known: static, demand, unmanaged)\n"},
-      {"unknown policy name in a policy file", "--trace " + d + "ok.csv --host nodes=1,cpus_per_node=2 --policy-file " + d + "bad.toml",
-       78, "vnuma-sim: " + d + "bad.toml:2:8: policy.name: expected one of [demand, static], got \"fastest\"\n"},
+      {"unknown policy name in a policy file",
+       "--trace " + d + "ok.csv --host nodes=1,cpus_per_node=2 --policy-file " + d + "bad.toml", 78,
+       "vnuma-sim: " + d +
+           "bad.toml:2:8: policy.name: expected one of [demand, static], got \"fastest\"\n"},
       {"scenario and host together", "--scenario " + d + "s.json --host nodes=1,cpus_per_node=2", 2,
-       "vnuma-sim: --scenario already names the host and trace; do not combine it with --host/--sysfs/--trace\n"},
-      {"nothing to simulate", "", 2, "vnuma-sim: give --scenario FILE, or --trace FILE with --host SPEC or --sysfs DIR\n"},
+       "vnuma-sim: --scenario already names the host and trace; do not combine it with "
+       "--host/--sysfs/--trace\n"},
+      {"nothing to simulate", "", 2,
+       "vnuma-sim: give --scenario FILE, or --trace FILE with --host SPEC or --sysfs DIR\n"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.description);
@@ -475,7 +518,8 @@ TEST(SimShippedScenarios, DemandBeatsStaticAndUnmanagedWithoutOverlaps) {
     std::cout << renderTable(*s, all) << "\n";
     EXPECT_LT(r["demand"].unmetCpuS, r["static"].unmetCpuS);
     for (std::size_t i = 0; i < s->vms.size(); ++i)
-      EXPECT_GT(r["demand"].vms[i].satisfaction, r["unmanaged"].vms[i].satisfaction) << s->vms[i].name;
+      EXPECT_GT(r["demand"].vms[i].satisfaction, r["unmanaged"].vms[i].satisfaction)
+          << s->vms[i].name;
     for (const char* m : {"static", "demand"}) {
       EXPECT_EQ(r[m].overlaps, 0u) << m;
       EXPECT_EQ(r[m].ledgerViolations, 0u) << m;

@@ -31,7 +31,8 @@ VmSpec specFor(const HostModel& host, const SimVm& vm, std::size_t index) {
   s.floor = vm.floor;
   s.ceiling = vm.ceiling;
   s.weight = vm.weight;
-  for (std::size_t i = 0; i < host.pcpus.size(); ++i) s.pins[static_cast<unsigned>(i)] = host.pcpus[i].id;  // Full vNUMA
+  for (std::size_t i = 0; i < host.pcpus.size(); ++i)
+    s.pins[static_cast<unsigned>(i)] = host.pcpus[i].id;  // Full vNUMA
   for (const auto& n : host.nodes) {
     s.guestToHostNode[n.id] = n.id;
     if (vm.bootMemMb > 0) s.bootMemBytes[n.id] = mbToBlocks(vm.bootMemMb);
@@ -51,7 +52,7 @@ VmSpec specFor(const HostModel& host, const SimVm& vm, std::size_t index) {
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  auto idx = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size()))) ;
+  auto idx = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
   return v[std::min(v.size() - 1, idx == 0 ? 0 : idx - 1)];
 }
 
@@ -71,11 +72,11 @@ struct Msg {
 struct Agent {
   VmId uuid;
   const SimVm* cfg = nullptr;
-  CpuSet applied;         // what the guest confines its tasks to
-  CpuSet hostEnforced;    // pCPUs where the host lowered its vCPU weight
+  CpuSet applied;       // what the guest confines its tasks to
+  CpuSet hostEnforced;  // pCPUs where the host lowered its vCPU weight
   std::deque<Msg> inbox;
-  std::map<std::uint64_t, double> sentAt;  // generation -> ms
-  double periodUsed = 0;  // CPU-ms in the current report period
+  std::map<std::uint64_t, double> sentAt;     // generation -> ms
+  double periodUsed = 0;                      // CPU-ms in the current report period
   std::map<unsigned, std::uint64_t> plugged;  // node -> virtio-mem current
 };
 
@@ -126,7 +127,8 @@ Result<PolicyResult> simulateUnmanaged(const Scenario& sc, const SimOptions& opt
       // re-drawn every 100 ms (guest load balancing).
       nextShuffle = t + 0.1;
       for (std::size_t i = 0; i < n; ++i) {
-        auto threads = static_cast<std::size_t>(std::min(static_cast<double>(S), std::ceil(d[i] - 1e-9)));
+        auto threads =
+            static_cast<std::size_t>(std::min(static_cast<double>(S), std::ceil(d[i] - 1e-9)));
         std::vector<std::size_t> idx(S);
         for (std::size_t k = 0; k < S; ++k) idx[k] = k;
         for (std::size_t k = 0; k < threads; ++k) std::swap(idx[k], idx[k + rng() % (S - k)]);
@@ -174,13 +176,15 @@ Result<PolicyResult> simulateUnmanaged(const Scenario& sc, const SimOptions& opt
     }
     res.unmetCpuS += unmet * dt;
     res.idleWantedCpuS += std::min(std::max(0.0, static_cast<double>(S) - totalUsed), unmet) * dt;
-    if (seriesDue(nextSeries, opts.seriesPeriodS, t)) res.series.push_back({t, d, used, std::vector<double>(n, static_cast<double>(S))});
+    if (seriesDue(nextSeries, opts.seriesPeriodS, t))
+      res.series.push_back({t, d, used, std::vector<double>(n, static_cast<double>(S))});
   }
   finish(res, demandSum, usedSum, memUnmet, sc);
   return res;
 }
 
-Result<PolicyResult> simulateManaged(const Scenario& sc, const std::string& model, const SimOptions& opts) {
+Result<PolicyResult> simulateManaged(const Scenario& sc, const std::string& model,
+                                     const SimOptions& opts) {
   PolicyResult res;
   res.policy = model;
   auto ledgerR = Ledger::create(sc.host);
@@ -199,7 +203,8 @@ Result<PolicyResult> simulateManaged(const Scenario& sc, const std::string& mode
   for (std::size_t i = 0; i < n; ++i) {
     auto spec = specFor(host, sc.vms[i], i);
     auto r = ledger.apply(AddVm{spec, {}}, 0);
-    if (!r) return std::move(r).error().context("scenario " + sc.name + ": adding " + sc.vms[i].name);
+    if (!r)
+      return std::move(r).error().context("scenario " + sc.name + ": adding " + sc.vms[i].name);
     agents[i].uuid = spec.uuid;
     agents[i].cfg = &sc.vms[i];
     agentOf[spec.uuid] = i;
@@ -312,11 +317,14 @@ Result<PolicyResult> simulateManaged(const Scenario& sc, const std::string& mode
           m.virtioPluggedBytes = a.plugged.count(node) ? a.plugged[node] : 0;
           m.totalBytes = mbToBlocks(sc.vms[i].bootMemMb) + m.virtioPluggedBytes;
           double wantB = mem && k < mem->size() ? (*mem)[k] * static_cast<double>(kMiB) : 0;
-          m.freeBytes = static_cast<std::uint64_t>(std::max(0.0, static_cast<double>(m.totalBytes) - wantB));
+          m.freeBytes =
+              static_cast<std::uint64_t>(std::max(0.0, static_cast<double>(m.totalBytes) - wantB));
           m.availableBytes = m.freeBytes;
           r.memByGuestNode[node] = m;  // sim VMs mirror the host: guest node = host node
           if (wantB > static_cast<double>(m.totalBytes) && m.totalBytes > 0)
-            r.memPressureSome = std::max(r.memPressureSome, std::min(100.0, 100.0 * (wantB / static_cast<double>(m.totalBytes) - 1)));
+            r.memPressureSome =
+                std::max(r.memPressureSome,
+                         std::min(100.0, 100.0 * (wantB / static_cast<double>(m.totalBytes) - 1)));
         }
         reports[a.uuid] = std::move(r);
         a.periodUsed = 0;
@@ -327,7 +335,8 @@ Result<PolicyResult> simulateManaged(const Scenario& sc, const std::string& mode
     if (now >= nextTick - 1e-9) {
       using Us = std::chrono::duration<double, std::micro>;
       auto t0 = std::chrono::steady_clock::now();
-      lastPlan = policy->decide(PolicyInput{ledger, reports, params, static_cast<std::int64_t>(now)});
+      lastPlan =
+          policy->decide(PolicyInput{ledger, reports, params, static_cast<std::int64_t>(now)});
       auto t1 = std::chrono::steady_clock::now();
       auto steps = planSteps(ledger, lastPlan);
       decideUs.push_back(Us(t1 - t0).count());
@@ -361,7 +370,8 @@ Result<PolicyResult> simulateManaged(const Scenario& sc, const std::string& mode
       unmet += std::max(0.0, d[i] - used[i]);
       if (const auto* m = cursor.memMb(sc.vms[i].name))
         for (std::size_t k = 0; k < m->size() && k < host.nodes.size(); ++k) {
-          double have = sc.vms[i].bootMemMb + static_cast<double>(a.plugged[host.nodes[k].id]) / static_cast<double>(kMiB);
+          double have = sc.vms[i].bootMemMb + static_cast<double>(a.plugged[host.nodes[k].id]) /
+                                                  static_cast<double>(kMiB);
           memUnmet[i] += std::max(0.0, (*m)[k] - have) / 1024.0 * dt;
         }
     }
@@ -369,7 +379,8 @@ Result<PolicyResult> simulateManaged(const Scenario& sc, const std::string& mode
     res.idleWantedCpuS += std::min(std::max(0.0, S - totalUsed), unmet) * dt;
     if (seriesDue(nextSeries, opts.seriesPeriodS, t)) {
       std::vector<double> granted;
-      for (auto& a : agents) granted.push_back(static_cast<double>((a.applied - a.hostEnforced).count()));
+      for (auto& a : agents)
+        granted.push_back(static_cast<double>((a.applied - a.hostEnforced).count()));
       res.series.push_back({t, d, used, std::move(granted)});
     }
   }
@@ -395,7 +406,8 @@ double jainIndex(const std::vector<double>& x) {
 
 std::vector<std::string> simModels() { return {"static", "demand", "unmanaged"}; }
 
-Result<PolicyResult> simulate(const Scenario& sc, const std::string& model, const SimOptions& opts) {
+Result<PolicyResult> simulate(const Scenario& sc, const std::string& model,
+                              const SimOptions& opts) {
   if (opts.stepMs <= 0) return Error(Errc::kInvalidArgument, "step must be > 0 ms");
   if (model == "unmanaged") return simulateUnmanaged(sc, opts);
   if (model == "static" || model == "demand") return simulateManaged(sc, model, opts);

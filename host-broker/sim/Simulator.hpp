@@ -6,8 +6,8 @@
 //
 // Metrics per policy (CPU-seconds = pCPU-seconds):
 //   unmet      sum over VMs of max(0, demand - used) dt
-//   idleWanted min(pCPUs not doing useful work, total unmet) dt: capacity idle while someone wanted it
-//   overlaps   pCPU-steps where two VMs effectively ran on one pCPU, or a VM ran on a pCPU the
+//   idleWanted min(pCPUs not doing useful work, total unmet) dt: capacity idle while someone wanted
+//   it overlaps   pCPU-steps where two VMs effectively ran on one pCPU, or a VM ran on a pCPU the
 //              ledger did not say it held; computed from the simulated agents' applied sets,
 //              independently of the ledger (must be 0)
 //   ledgerViolations  ticks where Ledger::checkInvariants failed (must be 0)
@@ -28,11 +28,11 @@
 namespace vnuma::broker::sim {
 
 struct SimOptions {
-  PolicyParams params;               // for "static" and "demand" (name is overridden)
-  double stepMs = 10;                // simulation step
-  double unmanagedEfficiency = 0.75; // useful fraction of a time-sliced vCPU's slice (see docs)
-  double seriesPeriodS = 1;          // time series sampling (0 = none)
-  double memDelayMs = 500;           // virtio-mem (un)plug latency of the libvirt stand-in
+  PolicyParams params;                // for "static" and "demand" (name is overridden)
+  double stepMs = 10;                 // simulation step
+  double unmanagedEfficiency = 0.75;  // useful fraction of a time-sliced vCPU's slice (see docs)
+  double seriesPeriodS = 1;           // time series sampling (0 = none)
+  double memDelayMs = 500;            // virtio-mem (un)plug latency of the libvirt stand-in
 };
 
 struct VmResult {
@@ -46,7 +46,7 @@ struct VmResult {
 
 struct SeriesPoint {
   double t = 0;
-  std::vector<double> demand;   // per VM (order of Scenario::vms)
+  std::vector<double> demand;  // per VM (order of Scenario::vms)
   std::vector<double> used;
   std::vector<double> granted;  // pCPUs in the VM's effective set (unmanaged: all)
 };
@@ -60,11 +60,11 @@ struct PolicyResult {
   std::uint64_t handoffs = 0;
   std::uint64_t grantsSent = 0;
   std::uint64_t enforcedRevokes = 0;
-  std::uint64_t refusedEdits = 0;    // executor edits the ledger refused (must be 0)
+  std::uint64_t refusedEdits = 0;  // executor edits the ledger refused (must be 0)
   double jain = 1;
-  double decisionP50Us = 0;          // policy decide + planSteps per tick
+  double decisionP50Us = 0;  // policy decide + planSteps per tick
   double decisionP99Us = 0;
-  double decideP50Us = 0;            // policy decide alone
+  double decideP50Us = 0;  // policy decide alone
   double decideP99Us = 0;
   std::vector<VmResult> vms;
   std::vector<SeriesPoint> series;
@@ -73,7 +73,8 @@ struct PolicyResult {
 // Known model names: "static", "demand" (policies through the real ledger), "unmanaged".
 std::vector<std::string> simModels();
 
-Result<PolicyResult> simulate(const Scenario& scenario, const std::string& model, const SimOptions& opts);
+Result<PolicyResult> simulate(const Scenario& scenario, const std::string& model,
+                              const SimOptions& opts);
 
 double jainIndex(const std::vector<double>& x);
 

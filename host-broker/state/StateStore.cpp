@@ -8,9 +8,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "host-broker/ledger/LedgerJson.hpp"
 
@@ -19,7 +18,8 @@ namespace vnuma::broker {
 namespace {
 
 constexpr const char* kFormat = "vnuma-broker-state";
-constexpr const char* kFreshHint = "; move it aside to start fresh (the broker re-learns grants from agents)";
+constexpr const char* kFreshHint =
+    "; move it aside to start fresh (the broker re-learns grants from agents)";
 
 std::array<std::uint32_t, 256> makeTable() {
   std::array<std::uint32_t, 256> t{};
@@ -66,8 +66,9 @@ std::string StateStore::encode(const Ledger& ledger) {
   // The checksum covers the exact bytes of the state value; the envelope is written by hand so
   // those bytes appear verbatim in the file.
   std::string state = stateToJson(ledger.state());
-  return std::string("{\"format\":\"") + kFormat + "\",\"version\":" + std::to_string(kStateFormatVersion) +
-         ",\"crc32\":\"" + hex8(crc32(state)) + "\",\"state\":" + state + "}\n";
+  return std::string("{\"format\":\"") + kFormat +
+         "\",\"version\":" + std::to_string(kStateFormatVersion) + ",\"crc32\":\"" +
+         hex8(crc32(state)) + "\",\"state\":" + state + "}\n";
 }
 
 Result<Ledger> StateStore::decode(const std::string& text, const std::string& sourceName) {
@@ -75,25 +76,31 @@ Result<Ledger> StateStore::decode(const std::string& text, const std::string& so
   auto bad = [&](const std::string& what, Errc code = Errc::kInvalidArgument) {
     return Error(code, where + what + kFreshHint);
   };
-  // Locate the raw "state" bytes: the envelope is {"format":..,"version":..,"crc32":"..","state":<raw>}
-  // followed by "}" and optional whitespace.
+  // Locate the raw "state" bytes: the envelope is
+  // {"format":..,"version":..,"crc32":"..","state":<raw>} followed by "}" and optional whitespace.
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return bad("not valid JSON (truncated or damaged)");
-  if (!j.contains("format") || j["format"] != kFormat) return bad("not a vnuma broker state file (no \"format\":\"vnuma-broker-state\")");
-  if (!j.contains("version") || !j["version"].is_number_integer()) return bad("missing format version");
+  if (!j.contains("format") || j["format"] != kFormat)
+    return bad("not a vnuma broker state file (no \"format\":\"vnuma-broker-state\")");
+  if (!j.contains("version") || !j["version"].is_number_integer())
+    return bad("missing format version");
   if (j["version"].get<int>() != kStateFormatVersion)
-    return Error(Errc::kInvalidArgument, where + "format version " + std::to_string(j["version"].get<int>()) +
-                                             " is not supported (this broker reads version " + std::to_string(kStateFormatVersion) +
-                                             "); use a matching broker, or" + std::string(kFreshHint).substr(1));
+    return Error(Errc::kInvalidArgument,
+                 where + "format version " + std::to_string(j["version"].get<int>()) +
+                     " is not supported (this broker reads version " +
+                     std::to_string(kStateFormatVersion) + "); use a matching broker, or" +
+                     std::string(kFreshHint).substr(1));
   if (!j.contains("crc32") || !j["crc32"].is_string()) return bad("missing checksum");
   const std::string key = "\"state\":";
   auto pos = text.find(key);
   auto end = text.find_last_of('}');
-  if (pos == std::string::npos || end == std::string::npos || end <= pos + key.size()) return bad("no state");
+  if (pos == std::string::npos || end == std::string::npos || end <= pos + key.size())
+    return bad("no state");
   std::string raw = text.substr(pos + key.size(), end - pos - key.size());
   std::string stored = j["crc32"].get<std::string>();
   std::string computed = hex8(crc32(raw));
-  if (stored != computed) return bad("checksum mismatch (stored " + stored + ", computed " + computed + ")");
+  if (stored != computed)
+    return bad("checksum mismatch (stored " + stored + ", computed " + computed + ")");
   auto st = stateFromJson(raw);
   if (!st) return bad(st.error().describe());
   auto ledger = Ledger::fromState(std::move(*st));
@@ -102,7 +109,8 @@ Result<Ledger> StateStore::decode(const std::string& text, const std::string& so
 }
 
 Result<void> StateStore::save(const Ledger& ledger) const {
-  if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) return Error::fromErrno("creating state dir " + dir_);
+  if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::fromErrno("creating state dir " + dir_);
   const std::string data = encode(ledger);
   const std::string tmp = tempPath();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -131,8 +139,9 @@ Result<Ledger> StateStore::load() const {
   const std::string p = path();
   std::ifstream in(p, std::ios::binary);
   if (!in) {
-    struct stat sb{};
-    if (::stat(p.c_str(), &sb) != 0 && errno == ENOENT) return Error(Errc::kNotFound, "state file " + p + " does not exist");
+    struct stat sb {};
+    if (::stat(p.c_str(), &sb) != 0 && errno == ENOENT)
+      return Error(Errc::kNotFound, "state file " + p + " does not exist");
     return Error::fromErrno("state file " + p + ": cannot open");
   }
   std::ostringstream ss;

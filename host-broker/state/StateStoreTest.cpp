@@ -1,5 +1,3 @@
-#include "host-broker/state/StateStore.hpp"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,6 +7,7 @@
 
 #include "host-broker/ledger/LedgerJson.hpp"
 #include "host-broker/ledger/TestSupport.hpp"
+#include "host-broker/state/StateStore.hpp"
 
 namespace vnuma::broker {
 namespace {
@@ -106,9 +105,11 @@ TEST(StateStore, DamagedFilesAreRefusedWithAHint) {
   ASSERT_TRUE(store.save(sampleLedger()).ok());
   const std::string good = slurp(store.path());
   const std::string p = store.path();
-  const std::string hint = "; move it aside to start fresh (the broker re-learns grants from agents)";
+  const std::string hint =
+      "; move it aside to start fresh (the broker re-learns grants from agents)";
   const std::vector<DamageCase> cases = {
-      {"truncated", [](std::string s) { return s.substr(0, s.size() / 2); }, "not valid JSON (truncated or damaged)"},
+      {"truncated", [](std::string s) { return s.substr(0, s.size() / 2); },
+       "not valid JSON (truncated or damaged)"},
       {"empty", [](std::string) { return std::string(); }, "not valid JSON (truncated or damaged)"},
       {"bit flip in the state",
        [](std::string s) {
@@ -124,14 +125,17 @@ TEST(StateStore, DamagedFilesAreRefusedWithAHint) {
          auto pos = s.find("\"version\":1");
          return s.replace(pos, 11, "\"version\":9");
        },
-       "format version 9 is not supported (this broker reads version 1); use a matching broker, or move it aside"},
+       "format version 9 is not supported (this broker reads version 1); use a matching broker, or "
+       "move it aside"},
   };
   for (const auto& c : cases) {
     spit(p, c.damage(good));
     auto r = store.load();
     ASSERT_FALSE(r.ok()) << c.description;
-    EXPECT_NE(r.error().message().find("state file " + p + ": "), std::string::npos) << r.error().message();
-    EXPECT_NE(r.error().message().find(c.expectContains), std::string::npos) << c.description << ": " << r.error().message();
+    EXPECT_NE(r.error().message().find("state file " + p + ": "), std::string::npos)
+        << r.error().message();
+    EXPECT_NE(r.error().message().find(c.expectContains), std::string::npos)
+        << c.description << ": " << r.error().message();
     EXPECT_NE(r.error().message().find("move it aside"), std::string::npos) << c.description;
   }
   (void)hint;
@@ -153,14 +157,16 @@ TEST(StateStore, InconsistentButChecksummedLedgerIsRefused) {
   std::string state = stateToJson(st);
   char crc[9];
   std::snprintf(crc, sizeof crc, "%08x", crc32(state));
-  spit(store.path(), std::string("{\"format\":\"vnuma-broker-state\",\"version\":1,\"crc32\":\"") + crc + "\",\"state\":" +
-                         state + "}\n");
+  spit(store.path(), std::string("{\"format\":\"vnuma-broker-state\",\"version\":1,\"crc32\":\"") +
+                         crc + "\",\"state\":" + state + "}\n");
   auto r = store.load();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code(), Errc::kConflict);
-  EXPECT_EQ(r.error().message(), "state file " + store.path() +
-                                     ": inconsistent ledger: pCPU 2 held by both vm a and vm b; move it aside to start fresh "
-                                     "(the broker re-learns grants from agents)");
+  EXPECT_EQ(
+      r.error().message(),
+      "state file " + store.path() +
+          ": inconsistent ledger: pCPU 2 held by both vm a and vm b; move it aside to start fresh "
+          "(the broker re-learns grants from agents)");
 }
 
 TEST(StateStore, SaveFailsCleanlyOnUnwritableDir) {

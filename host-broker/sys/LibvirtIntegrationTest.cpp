@@ -87,7 +87,8 @@ TEST_F(RealLibvirt, SysfsDisagreementIsReported) {
   std::string dump = "/tmp/vnuma-sys-sysfs-" + std::to_string(::getpid());
   std::string tarball = testing::sourceDir() + "/tests/data/hwloc-sysfs/16amd64-8n2c.tar.gz";
   ASSERT_EQ(::access(tarball.c_str(), R_OK), 0) << "no sysfs dump at " << tarball;
-  ASSERT_EQ(std::system(("mkdir -p " + dump + " && tar xzf " + tarball + " -C " + dump).c_str()), 0);
+  ASSERT_EQ(std::system(("mkdir -p " + dump + " && tar xzf " + tarball + " -C " + dump).c_str()),
+            0);
   auto h = LibvirtHypervisor::open({"qemu:///system", 0, 0, false, dump, log_.log});
   ASSERT_TRUE(h) << h.error().describe();
   auto info = (*h)->hostInfo();

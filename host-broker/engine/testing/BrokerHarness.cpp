@@ -8,7 +8,8 @@
 
 namespace vnuma::broker::testing {
 
-BrokerHarness::BrokerHarness(HarnessOptions opts) : opts_(std::move(opts)), agentEndpoint_(opts_.agentEndpoint) {}
+BrokerHarness::BrokerHarness(HarnessOptions opts)
+    : opts_(std::move(opts)), agentEndpoint_(opts_.agentEndpoint) {}
 
 BrokerHarness::~BrokerHarness() {
   stop();
@@ -47,7 +48,8 @@ Result<void> BrokerHarness::start() {
     if (!opts_.dir.empty()) {
       dir_ = opts_.dir;
     } else {
-      std::string tmpl = (std::filesystem::temp_directory_path() / "vnuma-broker-test-XXXXXX").string();
+      std::string tmpl =
+          (std::filesystem::temp_directory_path() / "vnuma-broker-test-XXXXXX").string();
       if (!::mkdtemp(tmpl.data())) return Error::fromErrno("mkdtemp");
       dir_ = tmpl;
       ownDir_ = true;
@@ -91,7 +93,8 @@ Result<void> BrokerHarness::start() {
   eo.brokerKeys = brokerKeys_;
   eo.agentKeys = std::move(keys).value();
   auto level = spdlog::level::from_str(opts_.logLevel);
-  eo.log = EngineLoggers{makeLogger("broker.engine"), makeLogger("broker.rpc"), makeLogger("broker.api")};
+  eo.log = EngineLoggers{makeLogger("broker.engine"), makeLogger("broker.rpc"),
+                         makeLogger("broker.api")};
   for (auto* l : {&eo.log.engine, &eo.log.rpc, &eo.log.api}) (*l)->set_level(level);
   auto engine = Engine::start(std::move(eo), *hv_, enforcer_);
   if (!engine) return std::move(engine).error();
@@ -108,8 +111,8 @@ void BrokerHarness::stop() {
   hv_.reset();
 }
 
-Result<std::unique_ptr<SimAgent>> BrokerHarness::agent(const std::string& uuid,
-                                                       std::optional<transport::CurveKeyPair> keys) {
+Result<std::unique_ptr<SimAgent>> BrokerHarness::agent(
+    const std::string& uuid, std::optional<transport::CurveKeyPair> keys) {
   SimAgentOptions so;
   so.endpoint = agentEndpoint_;
   so.brokerPublicKey = brokerKeys_.publicKey;
@@ -137,7 +140,8 @@ BrokerHarness::Reply BrokerHarness::admin(const std::string& method, const std::
 }
 
 bool pumpUntil(const std::vector<SimAgent*>& agents, const std::function<bool()>& pred,
-               std::chrono::milliseconds timeout, const std::vector<SimAgent*>& reporting, int reportEveryMs) {
+               std::chrono::milliseconds timeout, const std::vector<SimAgent*>& reporting,
+               int reportEveryMs) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto nextReport = std::chrono::steady_clock::now();
   while (true) {

@@ -8,10 +8,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "host-broker/ctl/Ctl.hpp"
 #include "host-broker/engine/Engine.hpp"
@@ -20,7 +19,7 @@
 namespace vnuma::broker::testing {
 
 struct HarnessOptions {
-  std::string fixture;               // libvirt test driver XML
+  std::string fixture;  // libvirt test driver XML
   std::string policy = "static";
   std::uint32_t leaseMs = 1000;
   std::uint32_t graceMs = 200;
@@ -51,7 +50,8 @@ class BrokerHarness {
   RecordingVcpuEnforcer& enforcer() { return enforcer_; }
 
   // A SimAgent for `uuid` using that VM's key (or `keys` when given).
-  Result<std::unique_ptr<SimAgent>> agent(const std::string& uuid, std::optional<transport::CurveKeyPair> keys = {});
+  Result<std::unique_ptr<SimAgent>> agent(const std::string& uuid,
+                                          std::optional<transport::CurveKeyPair> keys = {});
 
   // Admin request; the body parsed as JSON (null for non-JSON bodies).
   struct Reply {

@@ -29,7 +29,8 @@ Result<void> SimAgent::send(proto::Envelope env) {
 
 Result<void> SimAgent::sendRaw(const std::string& bytes) { return client_->send(bytes); }
 
-Result<void> SimAgent::hello(std::uint64_t appliedGeneration, const std::vector<std::uint32_t>& applied) {
+Result<void> SimAgent::hello(std::uint64_t appliedGeneration,
+                             const std::vector<std::uint32_t>& applied) {
   welcomed = false;
   sessionId = 0;
   proto::Envelope env;

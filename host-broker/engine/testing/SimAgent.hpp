@@ -21,7 +21,7 @@ struct SimAgentOptions {
   std::string endpoint;
   std::string brokerPublicKey;
   transport::CurveKeyPair keys;
-  std::string vmUuid;        // what Hello claims
+  std::string vmUuid;  // what Hello claims
   bool autoAck = true;
 };
 
@@ -34,9 +34,11 @@ class SimAgent {
  public:
   static Result<std::unique_ptr<SimAgent>> connect(SimAgentOptions opts);
 
-  Result<void> hello(std::uint64_t appliedGeneration = 0, const std::vector<std::uint32_t>& applied = {});
+  Result<void> hello(std::uint64_t appliedGeneration = 0,
+                     const std::vector<std::uint32_t>& applied = {});
   Result<void> report(double busy = 0.5, std::uint32_t runnable = 1);
-  Result<void> ack(std::uint64_t generation, const std::vector<std::uint32_t>& applied, bool ok = true);
+  Result<void> ack(std::uint64_t generation, const std::vector<std::uint32_t>& applied,
+                   bool ok = true);
   Result<void> sendRaw(const std::string& bytes);
 
   // Handles what arrives within `timeout` (returns after the first batch or the timeout).
@@ -46,8 +48,8 @@ class SimAgent {
   bool welcomed = false;
   std::uint64_t sessionId = 0;
   std::vector<std::uint32_t> floorVcpus;
-  std::vector<std::uint32_t> vcpus;      // last grant's vCPUs
-  std::uint64_t generation = 0;          // last grant's generation
+  std::vector<std::uint32_t> vcpus;  // last grant's vCPUs
+  std::uint64_t generation = 0;      // last grant's generation
   std::vector<ReceivedGrant> grants;
   std::vector<proto::Error> errors;
   std::chrono::steady_clock::time_point lastAckAt;

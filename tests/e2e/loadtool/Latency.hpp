@@ -11,7 +11,8 @@ namespace vnuma::e2e {
 /// Summary of timer lateness samples, all in microseconds.
 struct LatencySummary {
   std::size_t samples = 0;
-  std::size_t missedPeriods = 0;  ///< deadlines that had passed before the wake-up for an earlier one
+  std::size_t missedPeriods =
+      0;  ///< deadlines that had passed before the wake-up for an earlier one
   double meanUs = 0;
   double p50Us = 0;
   double p90Us = 0;

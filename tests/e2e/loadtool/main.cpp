@@ -121,15 +121,17 @@ int runCpu(unsigned threads, double seconds, unsigned duty, bool spread) {
     total += l;
     per += (per.empty() ? "" : ",") + std::to_string(l);
   }
-  std::printf("{\"cmd\":\"cpu\",\"threads\":%u,\"seconds\":%.1f,\"duty\":%u,\"loops\":%llu,"
-              "\"per_thread\":[%s]}\n",
-              threads, seconds, duty, static_cast<unsigned long long>(total), per.c_str());
+  std::printf(
+      "{\"cmd\":\"cpu\",\"threads\":%u,\"seconds\":%.1f,\"duty\":%u,\"loops\":%llu,"
+      "\"per_thread\":[%s]}\n",
+      threads, seconds, duty, static_cast<unsigned long long>(total), per.c_str());
   return 0;
 }
 
 // ---- mem -------------------------------------------------------------------------------------
 
-long sysMbind(void* addr, unsigned long len, int mode, const unsigned long* mask, unsigned long maxnode) {
+long sysMbind(void* addr, unsigned long len, int mode, const unsigned long* mask,
+              unsigned long maxnode) {
   return syscall(SYS_mbind, addr, len, mode, mask, maxnode, 0UL);
 }
 
@@ -161,7 +163,8 @@ std::vector<std::uint64_t> pagesPerNode(char* base, std::size_t bytes, std::size
   return perNode;
 }
 
-int runMem(unsigned mib, int node, unsigned stepMib, unsigned stepMs, double holdSeconds, bool bind) {
+int runMem(unsigned mib, int node, unsigned stepMib, unsigned stepMs, double holdSeconds,
+           bool bind) {
   const std::size_t bytes = static_cast<std::size_t>(mib) << 20;
   void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) {
@@ -171,7 +174,8 @@ int runMem(unsigned mib, int node, unsigned stepMib, unsigned stepMs, double hol
   char* base = static_cast<char*>(mem);
   unsigned long mask = 1UL << node;
   if (sysMbind(base, bytes, bind ? MPOL_BIND : MPOL_PREFERRED, &mask, sizeof(mask) * 8) != 0) {
-    std::fprintf(stderr, "vnuma-load mem: mbind to node %d failed: %s\n", node, std::strerror(errno));
+    std::fprintf(stderr, "vnuma-load mem: mbind to node %d failed: %s\n", node,
+                 std::strerror(errno));
     munmap(mem, bytes);
     return 1;
   }
@@ -198,12 +202,13 @@ int runMem(unsigned mib, int node, unsigned stepMib, unsigned stepMs, double hol
   munmap(mem, bytes);
   std::string nodes;
   for (std::size_t n = 0; n < perNode.size(); ++n) {
-    nodes += (nodes.empty() ? "" : ",") + std::string("\"") + std::to_string(n) + "\":" +
-             std::to_string((perNode[n] * pageSize) >> 20);
+    nodes += (nodes.empty() ? "" : ",") + std::string("\"") + std::to_string(n) +
+             "\":" + std::to_string((perNode[n] * pageSize) >> 20);
   }
-  std::printf("{\"cmd\":\"mem\",\"node\":%d,\"mib\":%u,\"touched_mib\":%zu,\"ramp_s\":%.2f,"
-              "\"policy\":\"%s\",\"mib_on_node\":{%s}}\n",
-              node, mib, touched >> 20, rampSeconds, bind ? "bind" : "preferred", nodes.c_str());
+  std::printf(
+      "{\"cmd\":\"mem\",\"node\":%d,\"mib\":%u,\"touched_mib\":%zu,\"ramp_s\":%.2f,"
+      "\"policy\":\"%s\",\"mib_on_node\":{%s}}\n",
+      node, mib, touched >> 20, rampSeconds, bind ? "bind" : "preferred", nodes.c_str());
   return 0;
 }
 
@@ -226,7 +231,8 @@ int runProbe(double seconds, unsigned periodUs, bool fifo) {
   std::int64_t next = nowNs() + period;
   while (!gStop.load() && next < end) {
     timespec ts = toTimespec(next);
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR && !gStop.load()) {
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR &&
+           !gStop.load()) {
     }
     next = vnuma::e2e::recordWake(next, period, nowNs(), lateness, missed);
   }
@@ -284,11 +290,12 @@ int runRogue(unsigned threads, double seconds, const std::string& cgroupRoot) {
   for (auto& w : workers) {
     w.join();
   }
-  std::printf("{\"cmd\":\"rogue\",\"threads\":%u,\"seconds\":%.1f,\"affinity_resets\":%llu,"
-              "\"cgroup_escapes\":%llu,\"escape_failures\":%llu}\n",
-              threads, seconds, static_cast<unsigned long long>(affinityResets.load()),
-              static_cast<unsigned long long>(cgroupEscapes.load()),
-              static_cast<unsigned long long>(escapeFailures.load()));
+  std::printf(
+      "{\"cmd\":\"rogue\",\"threads\":%u,\"seconds\":%.1f,\"affinity_resets\":%llu,"
+      "\"cgroup_escapes\":%llu,\"escape_failures\":%llu}\n",
+      threads, seconds, static_cast<unsigned long long>(affinityResets.load()),
+      static_cast<unsigned long long>(cgroupEscapes.load()),
+      static_cast<unsigned long long>(escapeFailures.load()));
   return 0;
 }
 
@@ -428,7 +435,8 @@ bool serveConnection(int fd, const std::string& name) {
       std::string output;
       const int code = runShell(req->command, req->timeoutSeconds, output);
       const std::string header = vnuma::e2e::doneHeader(req->id, code, output.size());
-      if (!writeAll(fd, header.data(), header.size()) || !writeAll(fd, output.data(), output.size())) {
+      if (!writeAll(fd, header.data(), header.size()) ||
+          !writeAll(fd, output.data(), output.size())) {
         return false;
       }
     }
@@ -452,7 +460,8 @@ int runControl(const std::string& endpoint, const std::string& name) {
   unsigned long port = 0;
   if (colon == std::string::npos ||
       (port = std::strtoul(endpoint.c_str() + colon + 1, nullptr, 10)) == 0 || port > 65535) {
-    std::fprintf(stderr, "vnuma-load control: --connect wants HOST:PORT, got '%s'\n", endpoint.c_str());
+    std::fprintf(stderr, "vnuma-load control: --connect wants HOST:PORT, got '%s'\n",
+                 endpoint.c_str());
     return 2;
   }
   const std::string host = endpoint.substr(0, colon);
@@ -487,7 +496,8 @@ int main(int argc, char** argv) {
   auto* cpu = app.add_subcommand("cpu", "burn CPU with N threads");
   cpu->add_option("--threads", threads, "busy threads")->check(CLI::Range(1u, 256u));
   cpu->add_option("--seconds", seconds, "duration")->check(CLI::Range(0.1, 3600.0));
-  cpu->add_option("--duty", duty, "busy percent of every 100 ms window")->check(CLI::Range(1u, 100u));
+  cpu->add_option("--duty", duty, "busy percent of every 100 ms window")
+      ->check(CLI::Range(1u, 100u));
   cpu->add_flag("--spread", spread, "pin thread i to the i-th allowed CPU at start");
 
   unsigned mib = 64;
@@ -501,7 +511,8 @@ int main(int argc, char** argv) {
   mem->add_option("--node", node, "guest NUMA node")->check(CLI::Range(0, 63));
   mem->add_option("--step-mib", stepMib, "MiB touched per step")->check(CLI::Range(1u, 1u << 20));
   mem->add_option("--step-ms", stepMs, "pause between steps")->check(CLI::Range(0u, 60000u));
-  mem->add_option("--hold", hold, "seconds to hold the memory once touched")->check(CLI::Range(0.0, 3600.0));
+  mem->add_option("--hold", hold, "seconds to hold the memory once touched")
+      ->check(CLI::Range(0.0, 3600.0));
   mem->add_flag("--bind", bind, "MPOL_BIND instead of MPOL_PREFERRED");
 
   unsigned periodUs = 1000;

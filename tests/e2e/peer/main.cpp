@@ -31,9 +31,15 @@ std::string jsonEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -54,8 +60,8 @@ std::string describeReply(const std::string& bytes) {
   }
   std::string out = std::string("{\"body\":\"") + vnuma::codec::bodyName(*env) + "\"";
   if (env->has_error()) {
-    out += ",\"code\":\"" + vnuma::proto::Error_Code_Name(env->error().code()) + "\",\"message\":\"" +
-           jsonEscape(env->error().message()) + "\"";
+    out += ",\"code\":\"" + vnuma::proto::Error_Code_Name(env->error().code()) +
+           "\",\"message\":\"" + jsonEscape(env->error().message()) + "\"";
   }
   if (env->has_welcome()) {
     out += ",\"session_id\":" + std::to_string(env->welcome().session_id());
@@ -133,7 +139,8 @@ int runSend(const std::string& endpoint, const std::string& serverPub, const std
   std::vector<std::string> replies;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(waitMs);
   while (sent) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       break;
     }
@@ -147,8 +154,8 @@ int runSend(const std::string& endpoint, const std::string& serverPub, const std
   for (const auto& r : replies) {
     list += (list.empty() ? "" : ",") + r;
   }
-  std::printf("{\"kind\":\"%s\",\"sent\":%s,\"replies\":[%s]}\n", kind.c_str(), sent ? "true" : "false",
-              list.c_str());
+  std::printf("{\"kind\":\"%s\",\"sent\":%s,\"replies\":[%s]}\n", kind.c_str(),
+              sent ? "true" : "false", list.c_str());
   if (!sent) {
     std::fprintf(stderr, "vnuma-e2e-peer: send failed: %s\n", sent.error().message().c_str());
     return 1;
@@ -171,8 +178,10 @@ int main(int argc, char** argv) {
   send->add_option("--endpoint", endpoint)->required();
   send->add_option("--server-pub", serverPub)->required();
   send->add_option("--client-key", clientKey)->required();
-  send->add_option("--kind", kind)->required()->check(
-      CLI::IsMember({"garbage", "bad-version", "wrong-vm", "no-session", "oversize", "hello"}));
+  send->add_option("--kind", kind)
+      ->required()
+      ->check(
+          CLI::IsMember({"garbage", "bad-version", "wrong-vm", "no-session", "oversize", "hello"}));
   send->add_option("--vm-uuid", uuid);
   send->add_option("--wait-ms", waitMs)->check(CLI::Range(0, 60000));
   CLI11_PARSE(app, argc, argv);
