@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <unordered_set>
 #include <utility>
 #include <zmq.hpp>
 
@@ -66,6 +67,7 @@ class Deadline {
 // Malformed messages dropped per receive step before the deadline is looked at again, so a
 // flood of garbage cannot hold receive() past its timeout.
 constexpr int kMaxDropsPerStep = 256;
+constexpr std::size_t kMaxPendingReqPeers = 4096;
 
 // Receives every frame of the next message without blocking. Empty vector: nothing pending.
 std::vector<zmq::message_t> recvAllFrames(zmq::socket_t& s) {
@@ -152,6 +154,9 @@ struct Server::Impl {
   std::string boundEndpoint;
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> refused{0};
+  // Peers whose last message came from a REQ socket ([id, "", payload]) and await the one reply
+  // REQ allows; that reply carries the empty delimiter back. Erased when the reply is sent.
+  std::unordered_set<std::string> reqPeers;
 
   // Answers every pending ZAP request without blocking. The REP socket is polled next to the
   // ROUTER: a CURVE handshake waits for this answer, so it must be serviced in the same loop.
@@ -215,20 +220,31 @@ std::optional<Incoming> Server::Impl::tryReceive() {
   for (int i = 0; i < kMaxDropsPerStep; ++i) {
     std::vector<zmq::message_t> frames = recvAllFrames(router);
     if (frames.empty()) return std::nullopt;
-    if (frames.size() != 2) {
+    // DEALER: [id, payload]; REQ: [id, "", payload]. Anything else is dropped.
+    const bool req = frames.size() == 3 && frames[1].size() == 0;
+    if (frames.size() != 2 && !req) {
       dropped.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
+    zmq::message_t& body = frames.back();
     Incoming in;
     in.peer = frames[0].to_string();
     if (curve) {
-      in.clientKey = metadata(frames[1], "User-Id");
+      in.clientKey = metadata(body, "User-Id");
       if (in.clientKey.size() != 40) {  // cannot happen past our ZAP handler; never trust it
         dropped.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
     }
-    in.payload = frames[1].to_string();
+    in.payload = body.to_string();
+    if (req) {
+      // A REQ peer that never gets its reply (it disconnected) leaves its id behind; routing ids
+      // are per connection, so cap the set rather than let abandoned ones pile up.
+      if (reqPeers.size() >= kMaxPendingReqPeers) reqPeers.clear();
+      reqPeers.insert(in.peer);
+    } else {
+      reqPeers.erase(in.peer);
+    }
     return in;
   }
   return std::nullopt;
@@ -325,11 +341,15 @@ Result<std::optional<Incoming>> Server::receive(std::chrono::milliseconds timeou
 Result<void> Server::send(const std::string& peer, std::string_view payload) {
   VNUMA_TRY_VOID(checkPayloadSize(payload, impl_->opts.maxMessageBytes));
   try {
+    const bool req = impl_->reqPeers.erase(peer) > 0;  // REQ takes one reply, then asks again
     if (!impl_->router.send(zmq::buffer(peer),
                             zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       return Error(Errc::kUnavailable, "send queue of peer " + detail::hex(peer) + " is full");
     }
     // Once the routing frame is accepted the pipe has room for the rest of the message.
+    if (req) {
+      impl_->router.send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    }
     impl_->router.send(zmq::buffer(payload), zmq::send_flags::dontwait);
   } catch (const zmq::error_t& e) {
     if (e.num() == EHOSTUNREACH) {

@@ -361,6 +361,45 @@ TEST(Transport, MultipartGarbageIsDroppedAndCounted) {
   zmq_ctx_term(ctx);
 }
 
+// A REQ socket (what most ZeroMQ bindings offer first) adds an empty delimiter frame; the reply
+// must carry it back or REQ discards it. REQ alternates strictly, so two rounds prove the
+// envelope is right each time, and a DEALER on the same server still gets bare replies.
+TEST(Transport, ReqClientGetsItsReplies) {
+  auto server = bindServer(plainServer());
+  ASSERT_TRUE(server);
+  void* ctx = zmq_ctx_new();
+  void* req = zmq_socket(ctx, ZMQ_REQ);
+  int linger = 0;
+  int rcvTimeout = static_cast<int>(kWait.count());
+  zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
+  zmq_setsockopt(req, ZMQ_RCVTIMEO, &rcvTimeout, sizeof rcvTimeout);
+  ASSERT_EQ(zmq_connect(req, server->boundEndpoint().c_str()), 0);
+  auto dealer = connectClient(plainClient(server->boundEndpoint()));
+  ASSERT_TRUE(dealer);
+  for (const std::string q : {"one", "two"}) {
+    ASSERT_EQ(zmq_send(req, q.data(), q.size(), 0), static_cast<int>(q.size()));
+    auto in = receiveOne(*server);
+    ASSERT_TRUE(in);
+    EXPECT_EQ(in->payload, q);
+    ASSERT_TRUE(server->send(in->peer, "re:" + q).ok());
+    char buf[16] = {};
+    const int n = zmq_recv(req, buf, sizeof buf, 0);
+    ASSERT_EQ(n, static_cast<int>(q.size() + 3)) << zmq_strerror(zmq_errno());
+    EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), "re:" + q);
+
+    ASSERT_TRUE(dealer->send("d" + q).ok());
+    auto fromDealer = receiveOne(*server);
+    ASSERT_TRUE(fromDealer);
+    ASSERT_TRUE(server->send(fromDealer->peer, "bare").ok());
+    auto reply = dealer->receive(kWait);
+    ASSERT_TRUE(reply.ok() && reply.value());
+    EXPECT_EQ(*reply.value(), "bare");
+  }
+  EXPECT_EQ(server->droppedMessages(), 0u);
+  zmq_close(req);
+  zmq_ctx_term(ctx);
+}
+
 TEST(Transport, SendToUnknownPeerIsUnavailable) {
   auto server = bindServer(plainServer());
   ASSERT_TRUE(server);
