@@ -270,7 +270,7 @@ Result<api::RebalanceResult> Engine::rebalance() {
 Result<api::PolicyView> Engine::setPolicy(const std::string& name, const std::string& text) {
   PolicyParams params;
   if (!text.empty()) {
-    auto parsed = parsePolicyToml(text, "PUT /v1/policy");
+    auto parsed = parsePolicyToml(text, "PUT /v1/policy", params_.name);  // no name: keep it
     if (!parsed) return Error(Errc::kInvalidArgument, parsed.error().describe());
     params = std::move(parsed).value();
   } else {

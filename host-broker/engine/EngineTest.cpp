@@ -295,6 +295,22 @@ TEST_F(EngineTest, PolicyCanBeReplacedAtRuntime) {
   EXPECT_EQ(harness_->admin("POST", "/v1/rebalance").status, 200u);
 }
 
+TEST_F(EngineTest, PolicyTextWithoutNameKeepsTheRunningPolicy) {
+  ASSERT_EQ(harness_->admin("PUT", "/v1/policy", R"({"name":"static"})").status, 200u);
+  auto kept = harness_->admin("PUT", "/v1/policy", R"({"text":"[policy]\ntick_ms = 500\n"})");
+  ASSERT_EQ(kept.status, 200u) << kept.raw;
+  EXPECT_EQ(kept.body["name"], "static");
+  EXPECT_NE(kept.body["text"].get<std::string>().find("tick_ms = 500"), std::string::npos)
+      << kept.raw;
+  auto named = harness_->admin("PUT", "/v1/policy", R"({"text":"[policy]\nname = \"demand\"\n"})");
+  ASSERT_EQ(named.status, 200u) << named.raw;
+  EXPECT_EQ(named.body["name"], "demand");
+  auto bodyWins = harness_->admin("PUT", "/v1/policy",
+                                  R"({"name":"static","text":"[policy]\nname = \"demand\"\n"})");
+  ASSERT_EQ(bodyWins.status, 200u) << bodyWins.raw;
+  EXPECT_EQ(bodyWins.body["name"], "static");
+}
+
 TEST(EngineRestart, StateSurvivesAStopAndGenerationsContinue) {
   HarnessOptions o = defaults();
   auto h = std::make_unique<BrokerHarness>(o);

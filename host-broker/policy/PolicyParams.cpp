@@ -119,8 +119,9 @@ Result<void> PolicyParams::validate() const {
   return okResult();
 }
 
-Result<PolicyParams> paramsFromConfig(const ConfigFile& file) {
+Result<PolicyParams> paramsFromConfig(const ConfigFile& file, const std::string& nameIfUnset) {
   PolicyParams p;
+  if (!nameIfUnset.empty()) p.name = nameIfUnset;
   auto name = file.getEnum("policy.name", p.name, policyNames());
   if (!name) return name.error();
   p.name = *name;
@@ -162,22 +163,23 @@ Result<PolicyParams> paramsFromConfig(const ConfigFile& file) {
   return p;
 }
 
-Result<PolicyParams> parsePolicyToml(std::string_view text, const std::string& sourceName) {
-  auto file = ConfigFile::parse(text, sourceName);
+namespace {
+Result<PolicyParams> standalone(Result<ConfigFile> file, const std::string& nameIfUnset) {
   if (!file) return file.error();
-  auto p = paramsFromConfig(*file);
+  auto p = paramsFromConfig(*file, nameIfUnset);
   if (!p) return p;
   VNUMA_TRY_VOID(file->rejectUnknownKeys());
   return p;
 }
+}  // namespace
+
+Result<PolicyParams> parsePolicyToml(std::string_view text, const std::string& sourceName,
+                                     const std::string& nameIfUnset) {
+  return standalone(ConfigFile::parse(text, sourceName), nameIfUnset);
+}
 
 Result<PolicyParams> loadPolicyFile(const std::string& path) {
-  auto file = ConfigFile::load(path);
-  if (!file) return file.error();
-  auto p = paramsFromConfig(*file);
-  if (!p) return p;
-  VNUMA_TRY_VOID(file->rejectUnknownKeys());
-  return p;
+  return standalone(ConfigFile::load(path), "");
 }
 
 std::string paramsToJson(const PolicyParams& p) {

@@ -62,11 +62,15 @@ struct PolicyParams {
 };
 
 // Reads [policy...] from an already loaded config file (marks the keys known; the caller runs
-// rejectUnknownKeys()). Used by the broker config (a [policy] section in broker.toml).
-Result<PolicyParams> paramsFromConfig(const ConfigFile& file);
+// rejectUnknownKeys()). Used by the broker config (a [policy] section in broker.toml). Keys the
+// file does not set take the built-in defaults; `policy.name` takes `nameIfUnset` when that is
+// not empty (PUT /v1/policy keeps the running policy), else the built-in default.
+Result<PolicyParams> paramsFromConfig(const ConfigFile& file, const std::string& nameIfUnset = "");
 // A standalone policy file: load + paramsFromConfig + rejectUnknownKeys + validate.
 Result<PolicyParams> loadPolicyFile(const std::string& path);
-Result<PolicyParams> parsePolicyToml(std::string_view text, const std::string& sourceName);
+// The same for a policy file's text; `sourceName` prefixes error messages.
+Result<PolicyParams> parsePolicyToml(std::string_view text, const std::string& sourceName,
+                                     const std::string& nameIfUnset = "");
 
 std::string paramsToJson(const PolicyParams& p);
 std::string paramsToToml(const PolicyParams& p);
