@@ -191,8 +191,8 @@ Result<CurveKeyPair> loadCurveKeyPair(const std::string& secretKeyFile) {
   auto secret = readKeyFile(secretKeyFile, &mode);
   if (!secret) return std::move(secret).error();
   if ((mode & 077) != 0) {
-    char octal[8];
-    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
+    char octal[16];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
     return Error(Errc::kInvalidArgument, "secret key file " + secretKeyFile +
                                              " is accessible by group or others (mode " + octal +
                                              "); run chmod 600 on it");

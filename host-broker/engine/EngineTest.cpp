@@ -168,8 +168,9 @@ TEST_F(EngineTest, NonAckingAgentIsEnforcedHostSideAndRestoredLater) {
       both(), [&] { return beta_->vcpus.size() == 3; }, 10s, both()));
   // beta now holds 3 of 4 pCPUs; if it holds the enforced one its weight is restored.
   EXPECT_EQ(harness_->enforcer().lowered(), expectedLowered(*harness_));
-  if (owners(*harness_)[loweredVcpu] == kBeta)
+  if (owners(*harness_)[loweredVcpu] == kBeta) {
     EXPECT_FALSE(harness_->enforcer().lowered().count({"beta", loweredVcpu}));
+  }
 }
 
 TEST_F(EngineTest, FailedEnforcementKeepsThePcpuHeldUntilItWorks) {

@@ -8,9 +8,10 @@ namespace vnuma::broker::sim {
 
 namespace {
 
-std::string fmt(const char* f, double v) {
+// `v` with `decimals` digits after the point.
+std::string fixed(double v, int decimals) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
 }
 
@@ -24,7 +25,7 @@ std::string pad(const std::string& s, std::size_t w, bool right = true) {
 std::string renderTable(const Scenario& sc, const std::vector<PolicyResult>& results,
                         std::size_t maxVmRows) {
   std::string out = "scenario " + sc.name + ": " + describeHost(sc.host) + ", " +
-                    std::to_string(sc.vms.size()) + " VMs, " + fmt("%.0f", sc.durationS) + " s\n";
+                    std::to_string(sc.vms.size()) + " VMs, " + fixed(sc.durationS, 0) + " s\n";
   const std::vector<std::string> head = {"policy",   "unmet_cpu_s", "idle_wanted_cpu_s",
                                          "overlaps", "handoffs",    "jain",
                                          "min_sat",  "mean_sat",    "p99_decide_us"};
@@ -37,17 +38,17 @@ std::string renderTable(const Scenario& sc, const std::vector<PolicyResult>& res
       mn = std::min(mn, v.satisfaction);
       mean += v.satisfaction;
     }
-    mean /= std::max<std::size_t>(1, r.vms.size());
+    mean /= static_cast<double>(std::max<std::size_t>(1, r.vms.size()));
     std::vector<std::string> row = {
         r.policy,
-        fmt("%.1f", r.unmetCpuS),
-        fmt("%.1f", r.idleWantedCpuS),
+        fixed(r.unmetCpuS, 1),
+        fixed(r.idleWantedCpuS, 1),
         std::to_string(r.overlaps + r.ledgerViolations + r.refusedEdits),
         std::to_string(r.handoffs),
-        fmt("%.3f", r.jain),
-        fmt("%.3f", mn),
-        fmt("%.3f", mean),
-        r.policy == "unmanaged" ? "-" : fmt("%.0f", r.decisionP99Us)};
+        fixed(r.jain, 3),
+        fixed(mn, 3),
+        fixed(mean, 3),
+        r.policy == "unmanaged" ? "-" : fixed(r.decisionP99Us, 0)};
     for (std::size_t i = 0; i < row.size(); ++i)
       out += pad(row[i], w[i], i != 0) + (i + 1 < row.size() ? " " : "\n");
   }
@@ -57,7 +58,7 @@ std::string renderTable(const Scenario& sc, const std::vector<PolicyResult>& res
   const std::size_t nvm = sc.vms.size();
   for (std::size_t i = 0; i < nvm && i < maxVmRows; ++i) {
     out += pad(sc.vms[i].name, 12, false);
-    for (const auto& r : results) out += " " + pad(fmt("%.3f", r.vms[i].satisfaction), 10);
+    for (const auto& r : results) out += " " + pad(fixed(r.vms[i].satisfaction, 3), 10);
     out += "\n";
   }
   if (nvm > maxVmRows) out += "(" + std::to_string(nvm - maxVmRows) + " more VMs; see --json)\n";
