@@ -242,7 +242,8 @@ std::vector<proto::Envelope> AgentEngine::onGrant(const proto::Grant& g, Millis 
   quota.periodUs = g.period_us() == 0 ? 100000u : g.period_us();
   proto::Envelope env = envelope();
   if (g.generation() == newestGeneration_ && lastAck_ && !leaseExpired_) {
-    log_->info("grant repeated gen={}: re-acking without change", g.generation());
+    // The broker's lease renewal: every lease_ms / 3 while the grant is stable.
+    log_->debug("grant repeated gen={}: re-acking without change", g.generation());
     *env.mutable_ack() = *lastAck_;
     return {env};
   }

@@ -26,8 +26,17 @@ std::vector<ItemOutcome> BestEffortMover::apply(const CpuSet& target) {
   if (opts_.irq) moveIrqs(target, &items, nullptr);
   if (opts_.workqueue) moveWorkqueue(target, &items, nullptr);
   if (opts_.kthreads && opts_.fsRoot == "/") moveKthreads(target, &items, nullptr);
-  for (const auto& i : items)
-    if (!i.ok) log_->warn("best-effort item failed item={} detail=\"{}\"", i.item, i.detail);
+  std::map<std::string, std::string> failures;
+  for (const auto& i : items) {
+    if (i.ok) continue;
+    auto last = lastFailure_.find(i.item);
+    const bool repeated = last != lastFailure_.end() && last->second == i.detail;
+    log_->log(repeated ? spdlog::level::debug : spdlog::level::warn,
+              "best-effort item failed item={} detail=\"{}\"{}", i.item, i.detail,
+              repeated ? " (as on the last grant)" : "");
+    failures.emplace(i.item, i.detail);
+  }
+  lastFailure_ = std::move(failures);
   return items;
 }
 

@@ -10,6 +10,7 @@
 //              and enabled by config (it acts on this machine's real tasks). One item "kthreads".
 // Thread-safety: none.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ class BestEffortMover {
   BestEffortOptions opts_;
   SysfsWriter& writer_;
   Logger log_;
+  // item -> detail of its last failure. A failure is logged as a warning when it is new or its
+  // detail changed, at debug level when it repeats (IRQs the kernel will never move, such as
+  // the timer, fail the same way on every grant).
+  std::map<std::string, std::string> lastFailure_;
 };
 
 }  // namespace vnuma::agent

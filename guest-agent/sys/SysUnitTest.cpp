@@ -297,9 +297,25 @@ TEST(BestEffortTest, MovesIrqsAndWorkqueueOffRevokedCpus) {
   EXPECT_EQ(dir.read("proc/irq/24/smp_affinity_list"), "0-1");
   EXPECT_EQ(dir.read("proc/irq/0/smp_affinity_list"), "0\n");
   EXPECT_EQ(dir.read("sys/devices/virtual/workqueue/cpumask"), "3");
-  EXPECT_NE(log.text().find("best-effort item failed item=irq/26"), std::string::npos);
+  EXPECT_NE(log.text().find("warning best-effort item failed item=irq/26"), std::string::npos);
   // kthreads are never touched outside fs root "/".
   for (const auto& i : items) EXPECT_NE(i.item, "kthreads");
+
+  // The same failure on the next grant is logged at debug level only (no warning per grant);
+  // a different one is a warning again.
+  log.stream->str("");
+  items = mover.apply(CpuSet{0, 1});
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_FALSE(items[0].ok);
+  EXPECT_EQ(log.text(), "debug best-effort item failed item=irq/26 detail=\"" + items[0].detail +
+                            "\" (as on the last grant)\n");
+  log.stream->str("");
+  w.clearFaults();
+  w.failOn("irq/26/", EACCES);
+  items = mover.apply(CpuSet{0, 1});
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_NE(log.text().find("warning best-effort item failed item=irq/26"), std::string::npos)
+      << log.text();
 }
 
 // ---- sampling ----

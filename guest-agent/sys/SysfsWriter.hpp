@@ -27,6 +27,7 @@ class FaultInjectingSysfsWriter : public SysfsWriter {
   void failOn(std::string pathSubstring, int errnum) {
     faults_.push_back({std::move(pathSubstring), errnum});
   }
+  void clearFaults() { faults_.clear(); }
   Result<void> write(const std::string& path, const std::string& value) override;
   std::vector<std::string> written;  // every path written successfully, in order
 

@@ -656,13 +656,15 @@ void Engine::sendGrantMessage(const std::string& vm) {
   for (auto v : vcpusOfPcpus(e->spec, e->grantTarget())) g.add_vcpus(v);
   if (g.vcpus_size() == 0) return;  // an empty grant is refused by agents; the floor comes first
   g.set_lease_ms(opts_.config.leaseMs);
+  // A failed send counts as an attempt too: renewLeases retries after its period, not on every
+  // loop round (a guest that went away without a word would otherwise be retried every 25 ms).
+  lastGrantSentMs_[vm] = nowMs();
   if (auto r = agents_->sendGrant(vm, g); !r) {
     log_->warn("grant not sent vm={} generation={} error={}", e->spec.name, e->lastGeneration,
                r.error().describe());
     return;
   }
   ++counters_.grantsSent;
-  lastGrantSentMs_[vm] = nowMs();
   log_->debug("grant sent vm={} generation={} pcpus={}", e->spec.name, e->lastGeneration,
               e->grantTarget().toList());
 }

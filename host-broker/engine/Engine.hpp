@@ -204,7 +204,7 @@ class Engine final : public api::AdminBackend {
   std::map<VmId, std::int64_t> revokeSinceMs_;    // VM has revoking pCPUs since
   std::map<VmId, CpuSet> pinnedHelpers_;          // last emulator/iothread pinning
   std::map<VmId, CpuSet> lowered_;                // pCPUs whose vCPUs run at lowered host weight
-  std::map<VmId, std::int64_t> lastGrantSentMs_;  // steady clock of the last Grant sent
+  std::map<VmId, std::int64_t> lastGrantSentMs_;  // steady clock of the last Grant send attempt
   std::map<VmId, std::string> addError_;          // why a managed VM is not in the ledger
   std::set<VmId> pendingSend_;                    // grants applied, waiting for a save to go out
   std::string hostname_;
