@@ -58,7 +58,49 @@ def virsh(*args, timeout=60, check=True):
 
 
 def vcpu_stats(names):
-    """{name: {vcpu: {"time": ns, "delay": ns}}} from one `virsh domstats --vcpu` call."""
+    """{name: {vcpu: {"time": ns, "delay": ns}}}: what libvirt reports as vcpu.N.time and
+    vcpu.N.delay, read from each vCPU thread's /proc/<tid>/schedstat (run and wait time) via the
+    per-vCPU host cgroups. Not through `virsh domstats`: that also queries QEMU's monitor, which
+    under TCG needs QEMU's big lock, and a vCPU thread at the lowest weight can hold that lock
+    for seconds (it stalled the sampler 13 s in a rogue run). Falls back to domstats for a guest
+    whose cgroups are not found."""
+    stats, rest = {}, []
+    for n in names:
+        got = _schedstats(n)
+        if got:
+            stats[n] = got
+        else:
+            rest.append(n)
+    if rest:
+        stats.update(_domstats(rest))
+    return stats
+
+
+def _schedstats(name):
+    out = {}
+    for v, d in _vcpu_cgroups(name).items():
+        for tasks in ("cgroup.threads", "tasks"):
+            try:
+                with open(os.path.join(d, tasks)) as f:
+                    tids = f.read().split()
+                break
+            except OSError:
+                tids = None
+        if not tids:
+            return {}
+        run = wait = 0
+        for tid in tids:  # one vCPU thread per vcpuN cgroup; sum in case of more
+            try:
+                with open(f"/proc/{tid}/schedstat") as f:
+                    r, w, _ = f.read().split()
+            except (OSError, ValueError):
+                return {}
+            run, wait = run + int(r), wait + int(w)
+        out[v] = {"time": run, "delay": wait}
+    return out
+
+
+def _domstats(names):
     out = virsh("domstats", "--vcpu", *names)
     stats, cur = {}, None
     for line in out.splitlines():
@@ -84,23 +126,28 @@ _WEIGHT_GLOBS = ("/sys/fs/cgroup/cpu/machine/qemu-*-{n}.libvirt-qemu/vcpu*/cpu.s
 LOWEST_WEIGHT = {"cpu.shares": 2, "cpu.weight": 1}
 
 
-def vcpu_weights(name):
-    """{vcpu: True when its host weight is the lowest} for a running guest; {} if not found."""
+def _vcpu_cgroups(name):
+    """{vcpu: directory} of a running guest's per-vCPU host cgroups; {} if not found."""
     import glob
     for pattern in _WEIGHT_GLOBS:
         files = glob.glob(pattern.format(n=glob.escape(name)))
-        if not files:
-            continue
-        out = {}
-        for f in files:
-            m = re.search(r"/vcpu(\d+)/(cpu\.\w+)$", f)
+        if files:
+            return {int(re.search(r"/vcpu(\d+)/[^/]+$", f).group(1)): os.path.dirname(f) for f in files}
+    return {}
+
+
+def vcpu_weights(name):
+    """{vcpu: True when its host weight is the lowest} for a running guest; {} if not found."""
+    out = {}
+    for v, d in _vcpu_cgroups(name).items():
+        for weight, lowest in LOWEST_WEIGHT.items():
             try:
-                with open(f) as fh:
-                    out[int(m.group(1))] = int(fh.read().strip()) <= LOWEST_WEIGHT[m.group(2)]
+                with open(os.path.join(d, weight)) as fh:
+                    out[v] = int(fh.read().strip()) <= lowest
+                break
             except (OSError, ValueError):
                 continue
-        return out
-    return {}
+    return out
 
 
 def vcpu_delta(before, after):
