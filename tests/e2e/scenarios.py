@@ -137,12 +137,17 @@ class Env:
     def ledger(self):
         return timeline.summarize(self.broker.ctl("ledger"), self.broker.ctl("vms"))
 
-    def no_overlap(self, exempt=()):
-        # From the end of the boot tail (settle) on; before registration nothing is confined.
+    def overlaps(self, exempt=()):
+        """(violations, samples checked) from the end of the boot tail (settle) on; before
+        registration nothing is confined."""
         snap = [s for s in self.sampler.snapshot() if s["t"] >= self.check_from]
         bad = timeline.check_no_overlap(snap, self.sampler.pins, exempt_vms=exempt)
-        n = len([s for s in snap if s.get("ledger")])
+        return bad, len([s for s in snap if s.get("ledger")])
+
+    def no_overlap(self, exempt=()):
+        bad, n = self.overlaps(exempt)
         self.c.check(not bad, f"no overlap at any of {n} host-side samples" + ("" if not bad else ": " + "; ".join(bad[:5])))
+        return bad
 
     def bg(self, name, cmd, tag):
         """Starts a load-tool command in the guest in the background; output in /tmp/<tag>.json."""

@@ -67,6 +67,9 @@ class Sampler:
                 s["ledger"] = summarize(self.broker.ctl("ledger"), self.broker.ctl("vms"))
             except (vmkit.KitError, ValueError, KeyError, TypeError) as e:
                 self.errors.append(f"t={s['t']}: no ledger: {e}")
+        # The sample's time is that of the vCPU read: rates and the overlap check's threshold
+        # divide vCPU time by it, and the broker's answer above can take seconds on a busy host.
+        s["t"] = round(self.now(), 3)
         try:
             s["vcpu"] = vmkit.vcpu_stats(self.names)
         except vmkit.KitError as e:
@@ -108,6 +111,20 @@ class Sampler:
                "phases": phases, "samples": self.snapshot(), "errors": self.errors}
         doc.update(extra or {})
         return doc
+
+
+def held_wait_fraction(a, b, vm, pins):
+    """Wait (vcpu.N.delay rate, fraction of a CPU) between samples a and b of the VM's vCPUs on
+    pCPUs it holds in b: the wait that matters. A revoked vCPU at the lowest host weight waits by
+    design whenever its guest kernel wakes it. `pins` is {vm: {vcpu(int): pcpu}}; None when b has
+    no ledger (broker not answering)."""
+    vm_view = ((b.get("ledger") or {}).get("vms") or {}).get(vm)
+    dt = (b["t"] - a["t"]) * 1e9
+    if vm_view is None or dt <= 0:
+        return None
+    held = set(vm_view.get("held") or [])
+    return sum(b["vcpu"][vm][v]["delay"] - a["vcpu"][vm][v]["delay"]
+               for v in b["vcpu"][vm] if pins[vm].get(int(v)) in held) / dt
 
 
 def summarize(ledger, vms):
@@ -273,20 +290,21 @@ def render_png(doc, path):
     ax_use.legend(loc="upper right", fontsize=8)
     ax_use.set_title("CPU use per VM (sum of vcpu.N.time rates) and the broker's smoothed demand")
 
-    # Wait (vcpu.N.delay rate).
+    # Wait (vcpu.N.delay rate) of the vCPUs on pCPUs each VM holds.
+    pins = {vm: {int(v): p for v, p in doc["pins"][vm].items()} for vm in vms}
     for vm in vms:
         tt, wait = [], []
         for a, b in zip(samples, samples[1:]):
-            dt = (b["t"] - a["t"]) * 1e9
-            if dt <= 0:
+            w = held_wait_fraction(a, b, vm, pins)
+            if w is None:
                 continue
-            wait.append(100 * sum(b["vcpu"][vm][v]["delay"] - a["vcpu"][vm][v]["delay"] for v in b["vcpu"][vm]) / dt)
+            wait.append(100 * w)
             tt.append(b["t"])
         ax_wait.plot(tt, wait, color=colors[vm], label=vm)
     ax_wait.set_ylabel("% of a CPU")
     ax_wait.set_ylim(bottom=0)
     ax_wait.legend(loc="upper right", fontsize=8)
-    ax_wait.set_title("vCPU wait (vcpu.N.delay: runnable but not running = overlap / host contention)")
+    ax_wait.set_title("wait of the vCPUs on held pCPUs (vcpu.N.delay: runnable, not running)")
 
     # Memory.
     for vm in vms:
