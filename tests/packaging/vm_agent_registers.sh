@@ -78,6 +78,9 @@ echo "VNUMA-TEST tcp-to-broker=$tcp"
 sleep 20
 systemctl status --no-pager vnuma-agent.service 2>&1 | sed 's/^/VNUMA-TEST status: /'
 journalctl -b -u vnuma-agent.service --no-pager -o cat 2>&1 | tail -40 | sed 's/^/VNUMA-TEST journal: /'
+# systemd's own start message, which the tail above can miss behind the agent's lines (and the
+# console's status line is not always printed).
+journalctl -b -u vnuma-agent.service --no-pager -o cat _PID=1 2>&1 | grep -m1 '^Started ' | sed 's/^/VNUMA-TEST systemd: /'
 echo "VNUMA-TEST agent-after=$(systemctl is-active vnuma-agent.service) restarts=$(systemctl show -p NRestarts --value vnuma-agent.service)"
 echo "VNUMA-TEST done"
 SH
@@ -170,7 +173,7 @@ until grep -q "VNUMA-TEST done" "$serial" 2>/dev/null; do
 done
 echo "guest reported after $((SECONDS - start))s"
 grep -a "VNUMA-TEST" "$serial" | tr -d '\r'
-grep -aq "Started.*vnuma-agent.service" "$serial" || die "the serial log does not show vnuma-agent.service started"
+grep -aq "Started.*vnuma-agent.service" "$serial" || die "neither the console nor the journal shows systemd starting vnuma-agent.service"
 grep -aq "VNUMA-TEST multi-user=active" "$serial" || die "the guest did not reach multi-user.target"
 grep -aq "VNUMA-TEST agent=active" "$serial" || die "vnuma-agent.service is not active in the guest"
 grep -aq "VNUMA-TEST agent-after=active restarts=0" "$serial" || die "vnuma-agent.service did not stay up"
