@@ -341,7 +341,7 @@ Result<std::optional<Incoming>> Server::receive(std::chrono::milliseconds timeou
 Result<void> Server::send(const std::string& peer, std::string_view payload) {
   VNUMA_TRY_VOID(checkPayloadSize(payload, impl_->opts.maxMessageBytes));
   try {
-    const bool req = impl_->reqPeers.erase(peer) > 0;  // REQ takes one reply, then asks again
+    const bool req = impl_->reqPeers.count(peer) > 0;
     if (!impl_->router.send(zmq::buffer(peer),
                             zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       return Error(Errc::kUnavailable, "send queue of peer " + detail::hex(peer) + " is full");
@@ -351,8 +351,10 @@ Result<void> Server::send(const std::string& peer, std::string_view payload) {
       impl_->router.send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     }
     impl_->router.send(zmq::buffer(payload), zmq::send_flags::dontwait);
+    impl_->reqPeers.erase(peer);  // REQ takes one reply, then asks again; a full queue keeps it
   } catch (const zmq::error_t& e) {
     if (e.num() == EHOSTUNREACH) {
+      impl_->reqPeers.erase(peer);  // gone for good: routing ids are per connection
       return Error(Errc::kUnavailable, "peer " + detail::hex(peer) + " is not connected");
     }
     return zmqError("sending to peer " + detail::hex(peer), e);
