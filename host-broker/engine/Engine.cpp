@@ -17,6 +17,8 @@ namespace vnuma::broker {
 namespace {
 
 constexpr std::chrono::milliseconds kMaxLoopWait{25};
+// A round (after the wait) longer than this is logged and counted as slow.
+constexpr std::chrono::milliseconds kSlowRound{500};
 
 template <class... Ts>
 struct Overloaded : Ts... {
@@ -347,12 +349,24 @@ Result<void> Engine::runOnce(std::chrono::milliseconds maxWait) {
     }
   }
   // Sockets are drained every round (cheap, non-blocking) so no readiness edge is ever lost.
+  const std::int64_t t0 = nowMs();
   onAgentMessages();
+  const std::int64_t t1 = nowMs();
   onAdmin(*admin_);
   if (adminTcp_) onAdmin(*adminTcp_);
+  const std::int64_t t2 = nowMs();
   tick();
+  const std::int64_t t3 = nowMs();
   flushGrants();
   (void)saveState();
+  const std::int64_t t4 = nowMs();
+  // Everything the broker does waits while a round runs (renewals, acks, admin answers): a slow
+  // one is counted and logged with where its time went (libvirt calls log their own).
+  if (t4 - t0 >= kSlowRound.count()) {
+    ++counters_.slowRounds;
+    log_->warn("slow engine round ms={} agents_ms={} admin_ms={} tick_ms={} flush_save_ms={}",
+               t4 - t0, t1 - t0, t2 - t1, t3 - t2, t4 - t3);
+  }
   return okResult();
 }
 

@@ -95,6 +95,7 @@ struct EngineCounters {
   std::uint64_t stateSaves = 0;
   std::uint64_t stateSaveFailures = 0;
   std::uint64_t hypervisorErrors = 0;
+  std::uint64_t slowRounds = 0;  // engine rounds over 500 ms (logged with their breakdown)
 };
 
 class Engine final : public api::AdminBackend {

@@ -196,6 +196,9 @@ std::vector<api::MetricSample> Engine::metrics() const {
           counters_.stateSaveFailures);
   counter("vnuma_broker_hypervisor_errors_total", "libvirt calls that failed.",
           counters_.hypervisorErrors);
+  counter("vnuma_broker_slow_rounds_total",
+          "Engine rounds over 500 ms (everything else waited; logged with their breakdown).",
+          counters_.slowRounds);
   gauge("vnuma_broker_agents_connected", "Agents with a session that spoke within lease + grace.",
         static_cast<double>(liveAgents()));
   gauge("vnuma_broker_vms_managed", "VMs in the ledger.",

@@ -312,6 +312,30 @@ TEST_F(EngineTest, PolicyTextWithoutNameKeepsTheRunningPolicy) {
   EXPECT_EQ(bodyWins.body["name"], "static");
 }
 
+// A libvirt call that blocks holds up the whole engine round; such rounds are counted (and
+// logged with their breakdown) so an operator sees why renewals and answers were late.
+TEST(EngineSlowRounds, ABlockingLibvirtCallIsCountedAsASlowRound) {
+  HarnessOptions o = defaults();
+  o.faulty = true;
+  BrokerHarness h(o);
+  ASSERT_TRUE(h.start().ok());
+  auto slowRounds = [&] {
+    auto r = h.admin("GET", "/v1/metrics");
+    const std::string key = "vnuma_broker_slow_rounds_total ";
+    auto at = r.raw.find("\n" + key);
+    return at == std::string::npos ? -1 : std::stoi(r.raw.substr(at + 1 + key.size()));
+  };
+  ASSERT_EQ(slowRounds(), 0);
+  ASSERT_EQ(h.admin("PATCH", "/v1/vms/alpha", R"({"weight":2})").status, 200u);
+  EXPECT_EQ(slowRounds(), 0) << "a fast libvirt call is not a slow round";
+  // The metadata write (PATCH) blocks 700 ms, over the 500 ms slow-round mark.
+  h.faults()->timeoutNext(sys::HvCall::kSetSettings, 700ms);
+  auto patched = h.admin("PATCH", "/v1/vms/alpha", R"({"weight":3})");
+  EXPECT_EQ(patched.status, 200u) << "the ledger change stands; only the metadata write failed";
+  EXPECT_EQ(h.faults()->calls(sys::HvCall::kSetSettings), 2u);
+  EXPECT_EQ(slowRounds(), 1);
+}
+
 TEST(EngineRestart, StateSurvivesAStopAndGenerationsContinue) {
   HarnessOptions o = defaults();
   auto h = std::make_unique<BrokerHarness>(o);

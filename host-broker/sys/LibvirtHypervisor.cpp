@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <map>
@@ -52,6 +53,31 @@ void startEventLoopOnce() {
     }).detach();
   });
 }
+
+// libvirt calls are synchronous and made on the engine thread: one that waits on QEMU (its
+// monitor, or a domain job held by another client) holds up the whole broker. Every public
+// call is timed; a slow one is logged with what it was, so an operator can see the cause.
+constexpr std::chrono::milliseconds kSlowCall{1000};
+
+class SlowCallWarning {
+ public:
+  SlowCallWarning(const Logger& log, const char* op, const std::string& vm)
+      : log_(log), op_(op), vm_(vm), start_(std::chrono::steady_clock::now()) {}
+  ~SlowCallWarning() {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start_);
+    if (ms >= kSlowCall && log_)
+      log_->warn("slow libvirt call op={} vm={} ms={}", op_, vm_.empty() ? "-" : vm_, ms.count());
+  }
+  SlowCallWarning(const SlowCallWarning&) = delete;
+  SlowCallWarning& operator=(const SlowCallWarning&) = delete;
+
+ private:
+  const Logger& log_;
+  const char* op_;
+  std::string vm_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 struct DomainDeleter {
   void operator()(virDomain* d) const { virDomainFree(d); }
@@ -381,12 +407,14 @@ LibvirtHypervisor::~LibvirtHypervisor() = default;
 std::string LibvirtHypervisor::uri() const { return impl_->opts.uri; }
 
 Result<HostInfo> LibvirtHypervisor::hostInfo() {
+  SlowCallWarning slow(impl_->log, "hostInfo", {});
   auto h = impl_->readHost();
   if (h) impl_->host = *h;
   return h;
 }
 
 Result<std::vector<VmInfo>> LibvirtHypervisor::listVms() {
+  SlowCallWarning slow(impl_->log, "listVms", {});
   VNUMA_TRY_VOID(impl_->ensureConnected());
   virDomainPtr* doms = nullptr;
   int n = virConnectListAllDomains(impl_->conn, &doms, 0);
@@ -409,12 +437,14 @@ Result<std::vector<VmInfo>> LibvirtHypervisor::listVms() {
 }
 
 Result<VmInfo> LibvirtHypervisor::vm(const std::string& vm) {
+  SlowCallWarning slow(impl_->log, "readVm", vm);
   auto d = impl_->lookup(vm);
   if (!d) return std::move(d).error();
   return impl_->readVm(d->get());
 }
 
 Result<std::vector<VcpuStat>> LibvirtHypervisor::vcpuStats(const std::string& vm) {
+  SlowCallWarning slow(impl_->log, "vcpuStats", vm);
   auto d = impl_->lookup(vm);
   if (!d) return std::move(d).error();
   if (virDomainIsActive(d->get()) != 1)
@@ -442,6 +472,7 @@ Result<std::vector<VcpuStat>> LibvirtHypervisor::vcpuStats(const std::string& vm
 Result<void> LibvirtHypervisor::setMemoryRequested(const std::string& vm,
                                                    const MemoryDeviceRef& dev,
                                                    std::uint64_t requestedBytes) {
+  SlowCallWarning slow(impl_->log, "setMemoryRequested", vm);
   auto d = impl_->lookup(vm);
   if (!d) return std::move(d).error();
   bool active = virDomainIsActive(d->get()) == 1;
@@ -462,6 +493,7 @@ Result<void> LibvirtHypervisor::setMemoryRequested(const std::string& vm,
 }
 
 Result<void> LibvirtHypervisor::pinEmulator(const std::string& vm, const CpuSet& cpus) {
+  SlowCallWarning slow(impl_->log, "pinEmulator", vm);
   auto d = impl_->lookup(vm);
   if (!d) return std::move(d).error();
   auto map = impl_->cpumap(cpus);
@@ -474,6 +506,7 @@ Result<void> LibvirtHypervisor::pinEmulator(const std::string& vm, const CpuSet&
 }
 
 Result<void> LibvirtHypervisor::pinIOThreads(const std::string& vm, const CpuSet& cpus) {
+  SlowCallWarning slow(impl_->log, "pinIOThreads", vm);
   auto d = impl_->lookup(vm);
   if (!d) return std::move(d).error();
   auto map = impl_->cpumap(cpus);
@@ -497,6 +530,7 @@ Result<void> LibvirtHypervisor::pinIOThreads(const std::string& vm, const CpuSet
 }
 
 Result<void> LibvirtHypervisor::setSettings(const std::string& vm, const VnumaSettings& s) {
+  SlowCallWarning slow(impl_->log, "setSettings", vm);
   std::string xml = vnumaMetadataXml(s);
   if (auto v = parseVnumaMetadata(xml); !v) return std::move(v).error();
   auto d = impl_->lookup(vm);

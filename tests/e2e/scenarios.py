@@ -69,6 +69,9 @@ class Env:
             for n in self.names:
                 os.makedirs(self.guests.dir(n), exist_ok=True)
                 self.broker.add_agent(self.guests.dir(n), vmkit.vm_uuid(n))
+            # The broker connects to libvirtd at start: make it available first (idempotent; up.sh
+            # does it again), so one scenario can run on its own on a fresh machine.
+            vmkit.host_setup()
             if self.start_broker:
                 self.broker.start()
             self.guests.up()
@@ -95,6 +98,18 @@ class Env:
         self.guests.down()
         self.broker.stop()
         return False
+
+    def mark(self):
+        """(time, vCPU stats) read directly, not taken from the sampler: a window between two
+        marks does not depend on the sampler keeping up (its broker and libvirt reads can take
+        seconds on a saturated 2-pCPU host; CI saw a 14 s window with one sample)."""
+        return time.monotonic(), vmkit.vcpu_stats(self.names)
+
+    def since(self, mark):
+        """(per-VM per-vCPU time/delay deltas, seconds) from `mark` to now."""
+        t, stats = mark
+        t_now, now = self.mark()
+        return vmkit.vcpu_delta(stats, now), t_now - t
 
     def wait_registered(self, timeout=60):
         """Both VMs in the ledger with an acknowledged grant."""
@@ -212,9 +227,9 @@ def s_alone(args, c):
             c.check(False, str(e))
             hb = set(env.ledger()["vms"][B]["held"])
         t1 = env.sampler.now()
+        m1 = env.mark()
         time.sleep(12)
-        t2 = env.sampler.now()
-        d, span = timeline.window_delta(env.sampler.snapshot(), t1, t2)
+        d, span = env.since(m1)
         revoked_b = env.vcpus_of(B, managed - hb)
         for v in revoked_b:
             ran = d[B][v]["time"] / 1e9
@@ -231,23 +246,21 @@ def probe_run(env, c, label):
     and the per-vCPU wait over the probe window."""
     env.bg(B, "cpu --threads 2 --seconds 16 --spread", f"busyB-{label}")
     time.sleep(2)
-    t0 = env.sampler.now()
-    s0 = vmkit.vcpu_stats([A, B])
+    m0 = env.mark()
     res = json.loads(env.guests.sh(A, "vnuma-load probe --seconds 10 --period-us 1000", timeout=40).strip())
-    s1 = vmkit.vcpu_stats([A, B])
-    d = vmkit.vcpu_delta(s0, s1)
+    d, _ = env.since(m0)
     c.measure(f"both.{label}.probe", {k: res[k] for k in ("samples", "missed", "p50_us", "p99_us", "max_us")})
     waits = {n: {v: round(d[n][v]["delay"] / 1e6) for v in d[n]} for n in (A, B)}
     c.measure(f"both.{label}.vcpu_wait_ms", waits)
     env.result(B, f"busyB-{label}", timeout=30)
-    return res, d, env.sampler.now() - t0
+    return res, d
 
 
 def s_both(args, c):
     # Unmanaged first (no broker, agents not started), then managed on the same guests.
     with Env(args, c, weights=(200, 100), manual_agent=True, start_broker=False) as env:
         env.sampler.phase("unmanaged: B busy, probe in A")
-        un, dun, _ = probe_run(env, c, "unmanaged")
+        un, dun = probe_run(env, c, "unmanaged")
         env.broker.start()
         for n in (A, B):
             env.guests.start_agent(n)
@@ -255,7 +268,7 @@ def s_both(args, c):
         env.sampler.phase("managed: B busy, probe in A")
         led = env.ledger()
         ha, hb = set(led["vms"][A]["held"]), set(led["vms"][B]["held"])
-        ma, dma, _ = probe_run(env, c, "managed")
+        ma, dma = probe_run(env, c, "managed")
         # Measured and reported, bounded but not compared: on this 2-pCPU TCG host each VM's
         # single pCPU also carries its emulator thread, which is on the guest timer's path under
         # TCG (no housekeeping pCPU to put it on). Counted per tick (cyclictest's accounting), p99
@@ -399,9 +412,9 @@ def s_agentkill(args, c):
             c.check(hb == managed - h, f"after the lease A holds {sorted(h)} (floor {floor_a}), B holds {sorted(hb)}")
         except KitError as e:
             c.check(False, str(e))
-        t1 = env.sampler.now()
+        m1 = env.mark()
         time.sleep(8)
-        d, span = timeline.window_delta(env.sampler.snapshot(), t1, env.sampler.now())
+        d, span = env.since(m1)
         outside = env.vcpus_of(A, managed - set(env.ledger()["vms"][A]["held"]))
         ran = sum(d[A][v]["time"] for v in outside) / 1e9
         c.check(ran < 0.1 * span + 0.05, f"A's vCPUs outside its holding ran {ran:.2f}s of {span:.1f}s")
@@ -417,9 +430,9 @@ def s_rogue(args, c):
         env.sampler.phase("rogue process in A")
         env.bg(A, "rogue --threads 2 --seconds 20", "rogueA")
         time.sleep(3)
-        t0 = env.sampler.now()
+        m0 = env.mark()
         time.sleep(14)
-        d, span = timeline.window_delta(env.sampler.snapshot(), t0, env.sampler.now())
+        d, span = env.since(m0)
         r = env.result(A, "rogueA", timeout=30)
         c.measure("rogue.tool", r)
         c.check(r.get("affinity_resets", 0) > 0, "the rogue really kept resetting its affinity")

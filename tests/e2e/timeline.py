@@ -21,6 +21,8 @@ from vmkit import log
 # vCPU); anything above this share of the interval counts as running there.
 RUN_THRESHOLD = 0.10
 MIN_RUN_NS = 50_000_000
+# A sample whose reads take longer than this is logged with the time of each part.
+SLOW_SAMPLE_S = 1.5
 
 
 class Sampler:
@@ -62,28 +64,42 @@ class Sampler:
 
     def sample_now(self):
         s = {"t": round(self.now(), 3), "ledger": None}
+        took = {}
+        t_start = time.monotonic()
         if self.broker is not None and self.broker.alive():
             try:
                 s["ledger"] = summarize(self.broker.ctl("ledger"), self.broker.ctl("vms"))
             except (vmkit.KitError, ValueError, KeyError, TypeError) as e:
-                self.errors.append(f"t={s['t']}: no ledger: {e}")
+                self._error(f"t={s['t']}: no ledger: {e}")
+        took["ledger"] = time.monotonic() - t_start
         # The sample's time is that of the vCPU read: rates and the overlap check's threshold
         # divide vCPU time by it, and the broker's answer above can take seconds on a busy host.
         s["t"] = round(self.now(), 3)
         try:
             s["vcpu"] = vmkit.vcpu_stats(self.names)
         except vmkit.KitError as e:
-            self.errors.append(f"t={s['t']}: {e}")
+            self._error(f"t={s['t']}: {e}")
             return None
         s["low"] = {n: sorted(v for v, low in vmkit.vcpu_weights(n).items() if low) for n in self.names}
+        took["vcpu"] = time.monotonic() - t_start - took["ledger"]
         if len(self.samples) % self.mem_every == 0:
+            t_mem = time.monotonic()
             try:
                 s["mem"] = {n: vmkit.virtio_mem(n) for n in self.names}
             except vmkit.KitError:
                 pass
+            took["mem"] = time.monotonic() - t_mem
+        if sum(took.values()) > SLOW_SAMPLE_S:
+            log("slow sample at t=%.1f: %s" % (s["t"], ", ".join(f"{k} {v:.2f}s" for k, v in took.items())))
         with self.lock:
             self.samples.append(s)
         return s
+
+    def _error(self, text):
+        """Kept in the timeline file and logged at once: a failing scenario's log must say why
+        its samples are missing."""
+        self.errors.append(text)
+        log(f"sampler: {text}")
 
     def _loop(self):
         next_t = time.monotonic()
@@ -93,7 +109,7 @@ class Sampler:
                 try:
                     self.on_sample(self, s)
                 except Exception as e:  # the live view must never stop the sampling
-                    self.errors.append(f"live view: {e}")
+                    self._error(f"live view: {e}")
             next_t += self.period
             self.stop_evt.wait(max(0.0, next_t - time.monotonic()))
 
@@ -211,14 +227,6 @@ def check_no_overlap(samples, pins, exempt_vms=()):
                     bad.append(f"t={a['t']}..{b['t']}: {vm} vCPU {v} (lowered) ran {ran / 1e6:.0f} ms on "
                                f"pCPU {p} while " + ", ".join(waited))
     return bad
-
-
-def window_delta(samples, t0, t1):
-    """vcpu_delta between the first sample at/after t0 and the last at/before t1, and its length."""
-    inside = [s for s in samples if t0 <= s["t"] <= t1]
-    if len(inside) < 2:
-        raise vmkit.KitError(f"fewer than 2 samples between t={t0:.1f} and t={t1:.1f}")
-    return vmkit.vcpu_delta(inside[0]["vcpu"], inside[-1]["vcpu"]), inside[-1]["t"] - inside[0]["t"]
 
 
 # ---- the picture -----------------------------------------------------------------------------

@@ -53,6 +53,11 @@ def free_port():
 
 # ---- libvirt -------------------------------------------------------------------------------
 
+def host_setup():
+    """libvirtd + virtlogd on qemu:///system (scripts/vm/host-setup.sh, idempotent)."""
+    run([os.path.join(SRC, "scripts/vm/host-setup.sh")], timeout=120)
+
+
 def virsh(*args, timeout=60, check=True):
     return run(VIRSH + list(args), timeout=timeout, check=check)
 

@@ -14,6 +14,7 @@ BrokerHarness::BrokerHarness(HarnessOptions opts)
 BrokerHarness::~BrokerHarness() {
   stop();
   engine_.reset();
+  faulty_.reset();
   hv_.reset();
   if (ownDir_ && !dir_.empty()) {
     std::error_code ec;
@@ -96,7 +97,9 @@ Result<void> BrokerHarness::start() {
   eo.log = EngineLoggers{makeLogger("broker.engine"), makeLogger("broker.rpc"),
                          makeLogger("broker.api")};
   for (auto* l : {&eo.log.engine, &eo.log.rpc, &eo.log.api}) (*l)->set_level(level);
-  auto engine = Engine::start(std::move(eo), *hv_, enforcer_);
+  if (opts_.faulty) faulty_ = std::make_unique<sys::FaultyHypervisor>(*hv_);
+  sys::Hypervisor& engineHv = faulty_ ? static_cast<sys::Hypervisor&>(*faulty_) : *hv_;
+  auto engine = Engine::start(std::move(eo), engineHv, enforcer_);
   if (!engine) return std::move(engine).error();
   engine_ = std::move(engine).value();
   agentEndpoint_ = engine_->agentEndpoint();
@@ -108,6 +111,7 @@ void BrokerHarness::stop() {
   if (engine_) engine_->requestStop();
   if (thread_.joinable()) thread_.join();
   engine_.reset();
+  faulty_.reset();
   hv_.reset();
 }
 

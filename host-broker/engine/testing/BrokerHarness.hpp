@@ -30,6 +30,7 @@ struct HarnessOptions {
   std::string dir;                   // reuse a directory (restart tests); empty = new temp dir
   std::string agentEndpoint;         // empty: tcp://127.0.0.1 on a free port
   std::vector<std::string> vmUuids;  // agent keys are created for these
+  bool faulty = false;               // put a FaultyHypervisor between engine and libvirt
 };
 
 class BrokerHarness {
@@ -48,6 +49,8 @@ class BrokerHarness {
   const transport::CurveKeyPair& agentKeys(const std::string& uuid) { return agentKeys_[uuid]; }
   BrokerConfig config() const;
   RecordingVcpuEnforcer& enforcer() { return enforcer_; }
+  // The fault injector (HarnessOptions::faulty); nullptr otherwise.
+  sys::FaultyHypervisor* faults() { return faulty_.get(); }
 
   // A SimAgent for `uuid` using that VM's key (or `keys` when given).
   Result<std::unique_ptr<SimAgent>> agent(const std::string& uuid,
@@ -70,6 +73,7 @@ class BrokerHarness {
   std::map<std::string, transport::CurveKeyPair> agentKeys_;
   RecordingVcpuEnforcer enforcer_;
   std::unique_ptr<sys::Hypervisor> hv_;
+  std::unique_ptr<sys::FaultyHypervisor> faulty_;  // wraps hv_ when HarnessOptions::faulty
   std::unique_ptr<Engine> engine_;
   std::thread thread_;
 };
