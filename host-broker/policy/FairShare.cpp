@@ -48,13 +48,16 @@ std::vector<unsigned> roundShares(const std::vector<double>& alloc,
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   auto frac = [&](std::size_t i) { return alloc[i] - std::floor(alloc[i] + 1e-9); };
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return frac(a) > frac(b); });
+  auto wouldLose = [&](std::size_t i) { return in[i].held > c[i]; };
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (wouldLose(a) != wouldLose(b)) return wouldLose(a);
+    return frac(a) > frac(b);
+  });
   std::vector<char> up(n, 0);
   auto roundUp = [&](long limit, double threshold) {
     for (std::size_t i : order) {
-      if (total >= limit || frac(i) <= threshold) break;
-      if (up[i] ||
+      if (total >= limit) break;
+      if (frac(i) <= threshold || up[i] ||
           c[i] + 1 > static_cast<unsigned>(std::ceil(std::max(in[i].cap, in[i].floor) - 1e-9)))
         continue;
       up[i] = 1;

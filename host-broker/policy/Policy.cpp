@@ -16,6 +16,7 @@ ShareInput limitsOf(const VmEntry& v, unsigned ceiling, double demand) {
   s.floor = v.spec.floor;
   s.cap = std::clamp<double>(demand, s.floor, ceiling);
   s.weight = v.spec.weight;
+  s.held = static_cast<unsigned>(v.grantTarget().count());
   return s;
 }
 

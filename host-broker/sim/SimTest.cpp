@@ -528,5 +528,19 @@ TEST(SimShippedScenarios, DemandBeatsStaticAndUnmanagedWithoutOverlaps) {
   }
 }
 
+// seed-step: vm1 wants 3.2 CPUs steadily while vm2 steps up to the whole host. Its share
+// (3.2 under contention) sits between two counts; the pCPU in between stays with whoever holds
+// it instead of moving at every tick (27 handoffs in 300 s before roundShares preferred the
+// holder; the 4 steps of vm2 need a handful).
+TEST(SimShippedScenarios, SeedStepDoesNotMoveAPcpuBackAndForth) {
+  ASSERT_FALSE(sourceDir().empty()) << "VNUMA_SOURCE_DIR is not set (run through ctest)";
+  auto s = loadScenario(sourceDir() + "/host-broker/sim/scenarios/seed-step.json");
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  auto r = simulate(*s, "demand", SimOptions{});
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_LE(r->handoffs, 8u);
+  EXPECT_EQ(r->overlaps, 0u);
+}
+
 }  // namespace
 }  // namespace vnuma::broker::sim
