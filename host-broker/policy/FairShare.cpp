@@ -45,19 +45,24 @@ std::vector<unsigned> roundShares(const std::vector<double>& alloc,
     c[i] = std::max(c[i], static_cast<unsigned>(std::ceil(in[i].floor - 1e-9)));
     total += c[i];
   }
+  // Order of the +1s: VMs that would otherwise hand a pCPU over first, then largest fraction.
+  std::vector<double> frac(n);
+  std::vector<char> wouldLose(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    frac[i] = alloc[i] - std::floor(alloc[i] + 1e-9);
+    wouldLose[i] = in[i].held > c[i];
+  }
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
-  auto frac = [&](std::size_t i) { return alloc[i] - std::floor(alloc[i] + 1e-9); };
-  auto wouldLose = [&](std::size_t i) { return in[i].held > c[i]; };
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    if (wouldLose(a) != wouldLose(b)) return wouldLose(a);
-    return frac(a) > frac(b);
+    if (wouldLose[a] != wouldLose[b]) return wouldLose[a] > wouldLose[b];
+    return frac[a] > frac[b];
   });
   std::vector<char> up(n, 0);
   auto roundUp = [&](long limit, double threshold) {
     for (std::size_t i : order) {
       if (total >= limit) break;
-      if (frac(i) <= threshold || up[i] ||
+      if (frac[i] <= threshold || up[i] ||
           c[i] + 1 > static_cast<unsigned>(std::ceil(std::max(in[i].cap, in[i].floor) - 1e-9)))
         continue;
       up[i] = 1;
